@@ -1,1 +1,377 @@
-//! The conformance suite (to be implemented).
+//! The conformance suite: every promise of the [`Storage`] contract as a
+//! named check, run against any backend.
+//!
+//! One list ([`checks`]) drives every backend; what a backend cannot do is
+//! declared once in its [`Capabilities`], and the checks that need it are
+//! reported as not applicable, by name, instead of being left out silently.
+//!
+//! Authors of other backends enable the `conformance` feature and run the
+//! suite from a test:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use std::sync::Arc;
+//! use seerstore::conformance::{run, Capabilities};
+//!
+//! let store = object_store::memory::InMemory::new();
+//! let storage = Arc::new(seerstore::ObjectStorage::new(Arc::new(store)));
+//! let report = run(storage, &Capabilities::all()).await;
+//! report.assert_passed();
+//! # }
+//! ```
+//!
+//! Each check works under its own key namespace (the check's name), so the
+//! storage must start empty under those names; checks run one after another.
+
+mod checks;
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+use crate::Storage;
+
+/// What a backend can promise; each `false` turns the checks that need it
+/// into "not applicable" and must be explained where the backend declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// `head` and writes return a `version` that `WriteMode::Update` accepts,
+    /// and each write changes it.
+    pub versions: bool,
+    /// `WriteMode::Create` refuses an existing key.
+    pub conditional_create: bool,
+    /// Of racing `WriteMode::Create`s on one key, exactly one wins.
+    pub atomic_create: bool,
+    /// `WriteMode::Update` refuses a stale version.
+    pub conditional_update: bool,
+    /// Of racing `WriteMode::Update`s from one version, exactly one wins.
+    pub atomic_update: bool,
+    /// A key and a longer key under it (`a` and `a/b`) can both exist.
+    /// Filesystems cannot: `a` would have to be a file and a directory.
+    pub file_and_dir_keys: bool,
+    /// `sync` of a missing key is `Error::NotFound` (local disk); object
+    /// stores answer `Ok` without a request.
+    pub sync_checks_existence: bool,
+    /// The longest key the backend stores (1024 on S3 without a prefix;
+    /// less when a prefix takes part of S3's 1024 bytes).
+    pub max_key_bytes: usize,
+    /// The longest single segment (255 on Linux filesystems).
+    pub max_segment_bytes: usize,
+    /// Size of the object the large-object check streams through `writer()`.
+    pub large_object_bytes: usize,
+    /// Writers racing in the concurrency checks.
+    pub concurrency: usize,
+}
+
+impl Capabilities {
+    /// Every promise held (an in-memory store).
+    pub fn all() -> Self {
+        Self {
+            versions: true,
+            conditional_create: true,
+            atomic_create: true,
+            conditional_update: true,
+            atomic_update: true,
+            file_and_dir_keys: true,
+            sync_checks_existence: false,
+            max_key_bytes: crate::path::MAX_PATH_BYTES,
+            max_segment_bytes: crate::path::MAX_PATH_BYTES,
+            large_object_bytes: 24 << 20,
+            concurrency: 16,
+        }
+    }
+
+    /// Sets `file_and_dir_keys`.
+    #[must_use]
+    pub fn file_and_dir_keys(mut self, yes: bool) -> Self {
+        self.file_and_dir_keys = yes;
+        self
+    }
+
+    /// Sets `sync_checks_existence`.
+    #[must_use]
+    pub fn sync_checks_existence(mut self, yes: bool) -> Self {
+        self.sync_checks_existence = yes;
+        self
+    }
+
+    /// Sets both conditional-write capabilities and their atomicity.
+    #[must_use]
+    pub fn conditional(mut self, create: bool, update: bool) -> Self {
+        self.conditional_create = create;
+        self.atomic_create = create;
+        self.conditional_update = update;
+        self.atomic_update = update;
+        self
+    }
+
+    /// Sets whether racing conditional writes have exactly one winner
+    /// (given the conditions are honoured at all).
+    #[must_use]
+    pub fn atomic_conditionals(mut self, yes: bool) -> Self {
+        self.atomic_create = yes && self.conditional_create;
+        self.atomic_update = yes && self.conditional_update;
+        self
+    }
+
+    /// Sets `versions` (and, when false, `conditional_update`).
+    #[must_use]
+    pub fn versions(mut self, yes: bool) -> Self {
+        self.versions = yes;
+        if !yes {
+            self.conditional_update = false;
+            self.atomic_update = false;
+        }
+        self
+    }
+
+    /// Sets the key and segment length limits.
+    #[must_use]
+    pub fn key_limits(mut self, max_key_bytes: usize, max_segment_bytes: usize) -> Self {
+        self.max_key_bytes = max_key_bytes;
+        self.max_segment_bytes = max_segment_bytes;
+        self
+    }
+
+    /// Sets the size of the large-object check.
+    #[must_use]
+    pub fn large_object_bytes(mut self, bytes: usize) -> Self {
+        self.large_object_bytes = bytes;
+        self
+    }
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+/// What a check needs from the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Requirement {
+    /// Nothing beyond the contract.
+    None,
+    /// [`Capabilities::versions`].
+    Versions,
+    /// [`Capabilities::conditional_create`].
+    ConditionalCreate,
+    /// [`Capabilities::atomic_create`].
+    AtomicCreate,
+    /// [`Capabilities::conditional_update`].
+    ConditionalUpdate,
+    /// [`Capabilities::atomic_update`].
+    AtomicUpdate,
+    /// [`Capabilities::file_and_dir_keys`].
+    FileAndDirKeys,
+}
+
+impl Requirement {
+    fn holds(self, caps: &Capabilities) -> bool {
+        match self {
+            Requirement::None => true,
+            Requirement::Versions => caps.versions,
+            Requirement::ConditionalCreate => caps.conditional_create,
+            Requirement::AtomicCreate => caps.atomic_create,
+            Requirement::ConditionalUpdate => caps.conditional_update && caps.versions,
+            Requirement::AtomicUpdate => caps.atomic_update && caps.versions,
+            Requirement::FileAndDirKeys => caps.file_and_dir_keys,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Requirement::None => "none",
+            Requirement::Versions => "versions",
+            Requirement::ConditionalCreate => "conditional_create",
+            Requirement::AtomicCreate => "atomic_create",
+            Requirement::ConditionalUpdate => "conditional_update",
+            Requirement::AtomicUpdate => "atomic_update",
+            Requirement::FileAndDirKeys => "file_and_dir_keys",
+        }
+    }
+}
+
+/// What one check gets: the storage under test, its capabilities, and the
+/// key namespace reserved for the check.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The storage under test.
+    pub storage: Arc<dyn Storage>,
+    /// Its declared capabilities.
+    pub caps: Capabilities,
+    /// The check's own namespace: every key it writes starts with it.
+    pub ns: String,
+}
+
+impl Context {
+    /// A key inside the check's namespace.
+    pub fn key(&self, rest: &str) -> String {
+        format!("{}/{}", self.ns, rest)
+    }
+}
+
+/// The outcome of one check body: `Err` carries the failure message.
+pub type Outcome = std::result::Result<(), String>;
+
+/// One named promise of the contract.
+#[derive(Clone, Copy)]
+pub struct Check {
+    /// The check's name (also its key namespace).
+    pub name: &'static str,
+    /// The contract line it checks.
+    pub promise: &'static str,
+    /// What it needs from the backend.
+    pub requires: Requirement,
+    run: fn(Context) -> BoxFuture<'static, Outcome>,
+}
+
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Check")
+            .field("name", &self.name)
+            .field("requires", &self.requires)
+            .finish()
+    }
+}
+
+/// The status of one check in a [`Report`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// The promise held.
+    Passed,
+    /// The promise was broken; the message says how.
+    Failed(String),
+    /// The backend declared it cannot keep this promise.
+    NotApplicable(&'static str),
+}
+
+/// The results of a [`run`].
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Each check's name and status, in suite order.
+    pub results: Vec<(&'static str, Status)>,
+}
+
+impl Report {
+    /// Checks that passed.
+    pub fn passed(&self) -> usize {
+        self.count(|s| matches!(s, Status::Passed))
+    }
+
+    /// Checks that failed.
+    pub fn failed(&self) -> usize {
+        self.count(|s| matches!(s, Status::Failed(_)))
+    }
+
+    /// Checks not applicable to the backend.
+    pub fn not_applicable(&self) -> usize {
+        self.count(|s| matches!(s, Status::NotApplicable(_)))
+    }
+
+    fn count(&self, f: impl Fn(&Status) -> bool) -> usize {
+        self.results.iter().filter(|(_, s)| f(s)).count()
+    }
+
+    /// Panics, listing every failed check, unless all applicable checks
+    /// passed (and at least one ran).
+    #[track_caller]
+    pub fn assert_passed(&self) {
+        assert!(self.passed() > 0, "no conformance check ran");
+        let failures: Vec<String> = self
+            .results
+            .iter()
+            .filter_map(|(name, status)| match status {
+                Status::Failed(msg) => Some(format!("  {name}: {msg}")),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} conformance check(s) failed:\n{}\n\n{self}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, status) in &self.results {
+            match status {
+                Status::Passed => writeln!(f, "  ok    {name}")?,
+                Status::Failed(msg) => writeln!(f, "  FAIL  {name}: {msg}")?,
+                Status::NotApplicable(why) => writeln!(f, "  n/a   {name} (backend lacks {why})")?,
+            }
+        }
+        write!(
+            f,
+            "{} passed, {} failed, {} not applicable",
+            self.passed(),
+            self.failed(),
+            self.not_applicable()
+        )
+    }
+}
+
+/// Every check of the suite, in the order they run.
+pub fn checks() -> &'static [Check] {
+    checks::ALL
+}
+
+/// Runs every check against `storage`, each in its own namespace, and
+/// reports each by name. A panicking check counts as failed.
+///
+/// Set `SEERSTORE_CONFORMANCE_ONLY=name` to run only checks whose name
+/// contains `name`.
+pub async fn run(storage: Arc<dyn Storage>, caps: &Capabilities) -> Report {
+    let only = std::env::var("SEERSTORE_CONFORMANCE_ONLY").ok();
+    run_filtered(storage, caps, |name| {
+        only.as_deref().is_none_or(|o| name.contains(o))
+    })
+    .await
+}
+
+/// Like [`run`], for the checks whose name `filter` accepts.
+pub async fn run_filtered(
+    storage: Arc<dyn Storage>,
+    caps: &Capabilities,
+    filter: impl Fn(&str) -> bool,
+) -> Report {
+    let mut results = Vec::new();
+    for check in checks().iter().filter(|c| filter(c.name)) {
+        if !check.requires.holds(caps) {
+            results.push((check.name, Status::NotApplicable(check.requires.name())));
+            continue;
+        }
+        let cx = Context {
+            storage: storage.clone(),
+            caps: caps.clone(),
+            ns: check.name.to_owned(),
+        };
+        let outcome = std::panic::AssertUnwindSafe((check.run)(cx))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "panicked".to_owned());
+                Err(format!("panicked: {msg}"))
+            });
+        results.push((
+            check.name,
+            match outcome {
+                Ok(()) => Status::Passed,
+                Err(msg) => Status::Failed(msg),
+            },
+        ));
+    }
+    Report { results }
+}

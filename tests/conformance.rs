@@ -1,0 +1,65 @@
+//! The conformance suite against every backend that needs no server:
+//! LocalStorage, ObjectStorage over InMemory, and ObjectStorage over
+//! object_store's LocalFileSystem. One list of checks drives all three; what
+//! a backend cannot do is declared in its `Capabilities` below.
+
+use std::sync::Arc;
+
+use seerstore::conformance::{run, Capabilities, Report};
+use seerstore::{LocalStorage, ObjectStorage, Storage};
+
+fn print(backend: &str, report: &Report) {
+    println!("conformance[{backend}]:\n{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_storage() -> seerstore::Result<()> {
+    let dir =
+        tempfile::tempdir().map_err(|e| seerstore::Error::io(seerstore::Operation::Open, "", e))?;
+    let storage: Arc<dyn Storage> = Arc::new(LocalStorage::open(dir.path()).await?);
+    // A filesystem cannot hold `a` as a file and as a directory; segments
+    // are limited to NAME_MAX (255 bytes); sync of a missing file is an error.
+    let caps = Capabilities::all()
+        .file_and_dir_keys(false)
+        .sync_checks_existence(true)
+        .key_limits(1024, 255);
+    let report = run(storage, &caps).await;
+    print("local", &report);
+    report.assert_passed();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_storage_in_memory() -> seerstore::Result<()> {
+    let store = Arc::new(object_store::memory::InMemory::new());
+    let storage: Arc<dyn Storage> = Arc::new(ObjectStorage::new(store).with_prefix("tenant-1/sst"));
+    let report = run(storage, &Capabilities::all()).await;
+    print("memory", &report);
+    report.assert_passed();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_storage_local_file_system() -> seerstore::Result<()> {
+    let dir =
+        tempfile::tempdir().map_err(|e| seerstore::Error::io(seerstore::Operation::Open, "", e))?;
+    let fs = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).map_err(|e| {
+        seerstore::Error::InvalidUrl {
+            url: dir.path().display().to_string(),
+            reason: "LocalFileSystem".into(),
+            source: Some(Box::new(e)),
+        }
+    })?;
+    let storage: Arc<dyn Storage> = Arc::new(ObjectStorage::new(Arc::new(fs)));
+    // object_store's LocalFileSystem: a filesystem again (no `a` and `a/b`),
+    // and it implements Create but not Update (`PutMode::Update` is
+    // NotImplemented there), nor versions that Update could use.
+    let caps = Capabilities::all()
+        .file_and_dir_keys(false)
+        .key_limits(1024, 255)
+        .versions(false);
+    let report = run(storage, &caps).await;
+    print("object_store-local", &report);
+    report.assert_passed();
+    Ok(())
+}
