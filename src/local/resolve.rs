@@ -136,13 +136,29 @@ fn walk(root: BorrowedFd<'_>, rel: &str, flags: OFlags) -> Result<OwnedFd, Errno
             Some(fd) => fd.as_fd(),
             None => root,
         };
-        if components.peek().is_none() {
-            return openat(at, component, flags | OFlags::NOFOLLOW, Mode::empty());
+        let last = components.peek().is_none();
+        let component_flags = if last { flags } else { dir_flags() };
+        match openat(
+            at,
+            component,
+            component_flags | OFlags::NOFOLLOW,
+            Mode::empty(),
+        ) {
+            Ok(fd) if last => return Ok(fd),
+            Ok(fd) => dir = Some(fd),
+            // With O_DIRECTORY, Linux reports a symlink as ENOTDIR; say
+            // ELOOP, so that it is not taken for "no such object".
+            Err(e) if e == Errno::NOTDIR && is_symlink(at, component) => return Err(Errno::LOOP),
+            Err(e) => return Err(e),
         }
-        let next = openat(at, component, dir_flags() | OFlags::NOFOLLOW, Mode::empty())?;
-        dir = Some(next);
     }
     Err(Errno::INVAL)
+}
+
+fn is_symlink(dir: BorrowedFd<'_>, name: &str) -> bool {
+    rustix::fs::statat(dir, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|stat| {
+        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Symlink
+    })
 }
 
 /// Turns an errno into an `io::Error`, with a message for the errnos that
