@@ -1,50 +1,8 @@
 //! The local-disk backend: [`LocalStorage`], objects as files under a root
 //! directory.
 //!
-//! # Where the blocking happens
-//!
-//! Every call that touches the disk runs as ONE closure on tokio's blocking
-//! pool (`spawn_blocking`): resolving the key, opening, reading or writing,
-//! fsyncing and renaming. Async callers only validate the key and await the
-//! task. Because the closure runs to its end even when the caller's future is
-//! dropped, a cancelled `write` either publishes a whole object or nothing,
-//! and never leaves its temporary file behind. [`LocalStorage::settle`] waits
-//! for such orphaned tasks.
-//!
-//! # Layout and limits
-//!
-//! The key `a/b/c` is the file `<root>/a/b/c`. Filesystem semantics show
-//! through in a few places, each reported as a typed error:
-//!
-//! * a key cannot be both an object and a "directory": writing `a/b` while
-//!   `a` is an object fails with [`Error::Io`] of kind `NotADirectory`, and
-//!   writing `a` while objects live under `a/` fails with kind
-//!   `IsADirectory` (or [`Error::AlreadyExists`] for [`WriteMode::Create`]);
-//! * deleting the last object of a directory leaves the empty directory;
-//! * keys are resolved beneath the root (see [`LocalStorageBuilder::follow_symlinks`]):
-//!   a symlink leading outside the root is refused, a key naming a symlink
-//!   is never replaced or deleted (the call fails with kind `InvalidInput`),
-//!   and `list` does not descend into or report symlinks.
-//!
-//! # Temporary files
-//!
-//! Unfinished writes live in `.seerstore-tmp.*` files beside their target
-//! (the [`RESERVED_PREFIX`](crate::path::RESERVED_PREFIX), which no key may
-//! use), each locked with `flock(LOCK_EX)` by its writer. [`LocalStorage::open`]
-//! removes every such file it can lock (its owner is gone) and leaves the
-//! others (a live process is writing).
-//!
-//! # Versions
-//!
-//! [`ObjectMeta::version`] is `"{dev:x}-{ino:x}-{ctime_secs}.{ctime_nanos}-{size}"`
-//! of the file. Every write creates a new inode that the rename stamps with a
-//! fresh ctime, so a replaced object never keeps its version (barring a
-//! reused inode number within the same clock tick).
-//! [`WriteMode::Update`] compares it under a per-key lock: atomic against
-//! other writes of this process (every [`LocalStorage`] on the same root
-//! shares nothing, so two instances or two processes racing `Update`s on one
-//! key can both win). [`WriteMode::Create`] is atomic across processes
-//! (`renameat2(RENAME_NOREPLACE)`, or `link`).
+//! The struct's rustdoc holds the user-facing contract; this module only
+//! wires the submodules together.
 
 mod handles;
 mod list;
@@ -78,17 +36,58 @@ use handles::{Handle, HandleCache};
 use publish::{is_regular, meta_of, KeyLocks, TempFile};
 use resolve::{dir_flags, read_flags, Resolver};
 
-/// Default bound of the open-handle cache.
-pub const DEFAULT_MAX_OPEN_FILES: usize = 1024;
-
 /// Shards of the per-key publish lock.
 const KEY_LOCK_SHARDS: usize = 64;
 
 /// Storage in a directory on local disk.
 ///
 /// Cheap to clone: clones share the root handle, the handle cache and the
-/// per-key locks. See the [module docs](self) for the layout, versions and
-/// the filesystem's limits.
+/// per-key locks.
+///
+/// # Where the blocking happens
+///
+/// Every call that touches the disk runs as ONE closure on tokio's blocking
+/// pool (`spawn_blocking`): resolving the key, opening, reading or writing,
+/// fsyncing and renaming. Async callers only validate the key and await the
+/// task. Because the closure runs to its end even when the caller's future is
+/// dropped, a cancelled `write` either publishes a whole object or nothing,
+/// and never leaves its temporary file behind. [`LocalStorage::settle`] waits
+/// for such orphaned tasks.
+///
+/// # Layout and limits
+///
+/// The key `a/b/c` is the file `<root>/a/b/c`. Filesystem semantics show
+/// through in a few places, each reported as a typed error:
+///
+/// * a key cannot be both an object and a "directory": writing `a/b` while
+///   `a` is an object fails with [`Error::Io`] of kind `NotADirectory`, and
+///   writing `a` while objects live under `a/` fails with kind
+///   `IsADirectory` (or [`Error::AlreadyExists`] for [`WriteMode::Create`]);
+/// * deleting the last object of a directory leaves the empty directory;
+/// * keys are resolved beneath the root (see [`LocalStorageBuilder::follow_symlinks`]):
+///   a symlink leading outside the root is refused, a key naming a symlink
+///   is never replaced or deleted (the call fails with kind `InvalidInput`),
+///   and `list` does not descend into or report symlinks.
+///
+/// # Temporary files
+///
+/// Unfinished writes live in `.seerstore-tmp.*` files beside their target
+/// (the [`RESERVED_PREFIX`](crate::path::RESERVED_PREFIX), which no key may
+/// use), each locked with `flock(LOCK_EX)` by its writer. [`LocalStorage::open`]
+/// removes every such file it can lock (its owner is gone) and leaves the
+/// others (a live process is writing).
+///
+/// # Versions
+///
+/// [`ObjectMeta::version`] is `"{dev:x}-{ino:x}-{ctime_secs}.{ctime_nanos}-{size}"`
+/// of the file. Every write creates a new inode that the rename stamps with a
+/// fresh ctime, so a replaced object never keeps its version (barring a
+/// reused inode number within the same clock tick).
+/// [`WriteMode::Update`] compares it under a per-key lock: atomic against
+/// other writes of this process (every [`LocalStorage`] on the same root
+/// shares nothing, so two instances or two processes racing `Update`s on one
+/// key can both win). [`WriteMode::Create`] is atomic across processes
+/// (`renameat2(RENAME_NOREPLACE)`, or `link`).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -126,7 +125,8 @@ pub struct LocalStorageBuilder {
 
 impl LocalStorageBuilder {
     /// How many read handles to keep open (least recently used evicted);
-    /// `0` opens the file on every read. Default [`DEFAULT_MAX_OPEN_FILES`].
+    /// `0` opens the file on every read. Default
+    /// [`LocalStorage::DEFAULT_MAX_OPEN_FILES`].
     #[must_use]
     pub fn max_open_files(mut self, max_open_files: usize) -> Self {
         self.max_open_files = max_open_files;
@@ -240,6 +240,10 @@ pub(crate) async fn join<T>(op: Operation, key: &str, task: JoinHandle<Result<T>
 }
 
 impl LocalStorage {
+    /// Default bound of the open-handle cache
+    /// ([`LocalStorageBuilder::max_open_files`]).
+    pub const DEFAULT_MAX_OPEN_FILES: usize = 1024;
+
     /// Opens (creating if needed, with `create_dir_all`) the directory `root`
     /// with default options, and removes temporary files that crashed
     /// writers left anywhere under it: every `.seerstore-tmp.*` file whose
@@ -257,7 +261,7 @@ impl LocalStorage {
     pub fn builder(root: impl AsRef<Path>) -> LocalStorageBuilder {
         LocalStorageBuilder {
             root: root.as_ref().to_path_buf(),
-            max_open_files: DEFAULT_MAX_OPEN_FILES,
+            max_open_files: Self::DEFAULT_MAX_OPEN_FILES,
             follow_symlinks: true,
         }
     }
@@ -478,7 +482,7 @@ impl Storage for LocalStorage {
 
     /// Temp file → write → fsync → rename (per `mode`) → fsync of the
     /// directory, all in one blocking task that runs to its end even if this
-    /// future is dropped. See the [module docs](self) for versions and the
+    /// future is dropped. See [`LocalStorage`] for versions and the
     /// atomicity of each mode.
     async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
         let op = Operation::Write;
