@@ -213,10 +213,16 @@ pub(crate) fn sweep(inner: &Inner) {
             continue;
         }
         let Ok(fd) = iter.fd() else { continue };
-        let Ok(stat) = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) else {
-            continue;
+        let is_temp = bytes.starts_with(RESERVED_PREFIX.as_bytes());
+        // d_type saves a stat per object; only "unknown" needs one.
+        let kind = match entry.file_type() {
+            FileType::Unknown => match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) => FileType::from_raw_mode(stat.st_mode),
+                Err(_) => continue,
+            },
+            kind => kind,
         };
-        match FileType::from_raw_mode(stat.st_mode) {
+        match kind {
             FileType::Directory => {
                 if let Ok(sub) =
                     rustix::fs::openat(fd, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty())
@@ -226,9 +232,7 @@ pub(crate) fn sweep(inner: &Inner) {
                     }
                 }
             }
-            _ if is_regular(&stat) && bytes.starts_with(RESERVED_PREFIX.as_bytes()) => {
-                remove_if_abandoned(fd, name);
-            }
+            FileType::RegularFile if is_temp => remove_if_abandoned(fd, name),
             _ => {}
         }
     }
@@ -251,7 +255,7 @@ fn remove_if_abandoned(dir: std::os::fd::BorrowedFd<'_>, name: &CStr) {
     ) else {
         return;
     };
-    if ours.st_ino == named.st_ino && ours.st_dev == named.st_dev {
+    if is_regular(&ours) && ours.st_ino == named.st_ino && ours.st_dev == named.st_dev {
         let _ = rustix::fs::unlinkat(dir, name, AtFlags::empty());
     }
 }

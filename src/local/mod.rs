@@ -69,6 +69,16 @@ const KEY_LOCK_SHARDS: usize = 64;
 ///   is never replaced or deleted (the call fails with kind `InvalidInput`),
 ///   and `list` does not descend into or report symlinks.
 ///
+/// # Handle cache
+///
+/// Reads keep up to [`LocalStorage::DEFAULT_MAX_OPEN_FILES`] files open
+/// (see [`LocalStorageBuilder::max_open_files`]), least recently used
+/// evicted. A write or delete through this storage (or a clone) drops the
+/// key's handle; a file replaced by another process or another
+/// `LocalStorage` instance keeps being read, whole, in its old version until
+/// its handle is evicted. `head` and `exists` always look afresh. Set
+/// `max_open_files(0)` when several writers share one root.
+///
 /// # Temporary files
 ///
 /// Unfinished writes live in `.seerstore-tmp.*` files beside their target
@@ -275,7 +285,9 @@ impl LocalStorage {
     /// of its writers) started has finished, including those whose futures
     /// were dropped: after a cancelled `write`, the write has then either
     /// landed or been cleaned up; after a dropped writer, its temp file is
-    /// gone. Useful before shutdown and in tests.
+    /// gone. Useful before shutdown and in tests. A `list` stream that is
+    /// alive but not drained keeps its walker task (and so this call)
+    /// waiting.
     pub async fn settle(&self) {
         loop {
             let notified = self.inner.idle.notified();
@@ -489,6 +501,17 @@ impl Storage for LocalStorage {
         let key = validate_path(op, path)?.to_owned();
         self.run(op, path, move |inner| {
             let mut temp = TempFile::create(inner, &key).map_err(|e| Error::io(op, &key, e))?;
+            // Fail a doomed create before writing the data; the rename
+            // below still decides atomically.
+            if mode == WriteMode::Create
+                && temp.target_exists().map_err(|e| Error::io(op, &key, e))?
+            {
+                return Err(Error::AlreadyExists {
+                    op,
+                    path: key,
+                    source: None,
+                });
+            }
             temp.write_all(&data).map_err(|e| Error::io(op, &key, e))?;
             temp.publish(inner, op, &key, &mode)
         })

@@ -168,6 +168,15 @@ impl TempFile {
         }
     }
 
+    /// Whether something (anything, even a dangling symlink) is at the key.
+    pub(crate) fn target_exists(&self) -> io::Result<bool> {
+        match rustix::fs::statat(&*self.dir, self.target.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(_) => Ok(true),
+            Err(e) if e == Errno::NOENT => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Appends `data`.
     pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         self.file.write_all(data)
