@@ -55,6 +55,11 @@ impl Resolver {
         if self.follow_symlinks && !OPENAT2_MISSING.load(Ordering::Relaxed) {
             match openat2_beneath(root, rel, flags) {
                 Err(e) if e == Errno::NOSYS => OPENAT2_MISSING.store(true, Ordering::Relaxed),
+                // Some seccomp profiles (older container runtimes) answer
+                // EPERM for syscalls they do not know; an open without
+                // O_NOATIME or write access has no other EPERM. The walk is
+                // stricter, so falling back is never less safe.
+                Err(e) if e == Errno::PERM => {}
                 other => return other.map_err(|e| explain(e, rel)),
             }
         }
