@@ -74,6 +74,11 @@ async fn round_trip_ranges_and_errors() -> TestResult {
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(
+        storage.read_ranges("nope", &[0..0]).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(storage.read_ranges("nope", &[]).await?.is_empty());
+    assert!(matches!(
         storage.read_range("nope", 0..0).await,
         Err(Error::NotFound { .. })
     ));
