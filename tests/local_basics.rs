@@ -74,7 +74,7 @@ async fn round_trip_ranges_and_errors() -> TestResult {
         Err(Error::NotFound { .. })
     ));
     assert!(matches!(
-        storage.read_ranges("nope", &[0..0]).await,
+        storage.read_ranges("nope", &[0..0, 0..0]).await,
         Err(Error::NotFound { .. })
     ));
     assert!(storage.read_ranges("nope", &[]).await?.is_empty());
