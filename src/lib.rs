@@ -42,7 +42,7 @@ mod storage;
 pub mod conformance;
 
 pub use error::{Error, Operation, Result};
-pub use local::LocalStorage;
+pub use local::{LocalStorage, LocalStorageBuilder};
 pub use object::ObjectStorage;
 pub use open::open;
 pub use retry::RetryConfig;

@@ -1,0 +1,547 @@
+//! The local-disk backend: [`LocalStorage`], objects as files under a root
+//! directory.
+//!
+//! The struct's rustdoc holds the user-facing contract; this module only
+//! wires the submodules together.
+
+mod handles;
+mod list;
+mod publish;
+mod resolve;
+mod writer;
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use rustix::fs::{AtFlags, FileType};
+use rustix::io::Errno;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Operation, Result};
+use crate::path::validate_path;
+use crate::storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+
+use handles::{Handle, HandleCache};
+use publish::{is_regular, meta_of, KeyLocks, TempFile};
+use resolve::{dir_flags, read_flags, Resolver};
+
+/// Shards of the per-key publish lock.
+const KEY_LOCK_SHARDS: usize = 64;
+
+/// Storage in a directory on local disk.
+///
+/// Cheap to clone: clones share the root handle, the handle cache and the
+/// per-key locks.
+///
+/// # Where the blocking happens
+///
+/// Every call that touches the disk runs as ONE closure on tokio's blocking
+/// pool (`spawn_blocking`): resolving the key, opening, reading or writing,
+/// fsyncing and renaming. Async callers only validate the key and await the
+/// task. Because the closure runs to its end even when the caller's future is
+/// dropped, a cancelled `write` either publishes a whole object or nothing,
+/// and never leaves its temporary file behind. [`LocalStorage::settle`] waits
+/// for such orphaned tasks.
+///
+/// # Layout and limits
+///
+/// The key `a/b/c` is the file `<root>/a/b/c`. Filesystem semantics show
+/// through in a few places, each reported as a typed error:
+///
+/// * a key cannot be both an object and a "directory": writing `a/b` while
+///   `a` is an object fails with [`Error::Io`] of kind `NotADirectory`, and
+///   writing `a` while objects live under `a/` fails with kind
+///   `IsADirectory` (or [`Error::AlreadyExists`] for [`WriteMode::Create`]);
+/// * deleting the last object of a directory leaves the empty directory;
+/// * keys are resolved beneath the root (see [`LocalStorageBuilder::follow_symlinks`]):
+///   a symlink leading outside the root is refused, a key naming a symlink
+///   is never replaced or deleted (the call fails with kind `InvalidInput`),
+///   and `list` does not descend into or report symlinks.
+///
+/// # Handle cache
+///
+/// Reads keep up to [`LocalStorage::DEFAULT_MAX_OPEN_FILES`] files open
+/// (see [`LocalStorageBuilder::max_open_files`]), least recently used
+/// evicted. A write or delete through this storage (or a clone) drops the
+/// key's handle; a file replaced by another process or another
+/// `LocalStorage` instance keeps being read, whole, in its old version until
+/// its handle is evicted. `head` and `exists` always look afresh. Set
+/// `max_open_files(0)` when several writers share one root.
+///
+/// # Temporary files
+///
+/// Unfinished writes live in `.seerstore-tmp.*` files beside their target
+/// (the [`RESERVED_PREFIX`](crate::path::RESERVED_PREFIX), which no key may
+/// use), each locked with `flock(LOCK_EX)` by its writer. [`LocalStorage::open`]
+/// removes every such file it can lock (its owner is gone) and leaves the
+/// others (a live process is writing).
+///
+/// # Versions
+///
+/// [`ObjectMeta::version`] is `"{dev:x}-{ino:x}-{ctime_secs}.{ctime_nanos}-{size}"`
+/// of the file. Every write creates a new inode that the rename stamps with a
+/// fresh ctime, so a replaced object never keeps its version (barring a
+/// reused inode number within the same clock tick).
+/// [`WriteMode::Update`] compares it under a per-key lock: atomic against
+/// other writes of this process (every [`LocalStorage`] on the same root
+/// shares nothing, so two instances or two processes racing `Update`s on one
+/// key can both win). [`WriteMode::Create`] is atomic across processes
+/// (`renameat2(RENAME_NOREPLACE)`, or `link`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> seerstore::Result<()> {
+/// use bytes::Bytes;
+/// use seerstore::{LocalStorage, Storage};
+///
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let storage = LocalStorage::open(dir.path()).await?;
+/// storage.write("L0/1.sst", Bytes::from_static(b"hello")).await?;
+/// assert_eq!(storage.read_range("L0/1.sst", 1..3).await?, "el");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct LocalStorage {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for LocalStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalStorage")
+            .field("root", &self.inner.root)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for opening a [`LocalStorage`]; from [`LocalStorage::builder`].
+#[derive(Debug, Clone)]
+pub struct LocalStorageBuilder {
+    root: PathBuf,
+    max_open_files: usize,
+    follow_symlinks: bool,
+}
+
+impl LocalStorageBuilder {
+    /// How many read handles to keep open (least recently used evicted);
+    /// `0` opens the file on every read. Default
+    /// [`LocalStorage::DEFAULT_MAX_OPEN_FILES`].
+    #[must_use]
+    pub fn max_open_files(mut self, max_open_files: usize) -> Self {
+        self.max_open_files = max_open_files;
+        self
+    }
+
+    /// Whether reads follow symlinks that stay inside the root (default
+    /// `true`, Linux 5.6+ only: `openat2` with `RESOLVE_BENEATH |
+    /// RESOLVE_NO_MAGICLINKS`). With `false`, or where `openat2` is missing,
+    /// keys are resolved one component at a time with `O_NOFOLLOW`, which
+    /// refuses every symlink. Either way nothing outside the root is reached.
+    #[must_use]
+    pub fn follow_symlinks(mut self, follow_symlinks: bool) -> Self {
+        self.follow_symlinks = follow_symlinks;
+        self
+    }
+
+    /// Creates the root directory if needed, opens it and sweeps temporary
+    /// files left by dead writers (see [`LocalStorage::open`]).
+    pub async fn open(self) -> Result<LocalStorage> {
+        let root_name = self.root.display().to_string();
+        let task = tokio::task::spawn_blocking(move || open_blocking(self));
+        match task.await {
+            Ok(result) => result.map_err(|e| Error::io(Operation::Open, root_name, e)),
+            Err(join) => Err(Error::Io {
+                op: Operation::Open,
+                path: root_name,
+                source: io::Error::other(join),
+            }),
+        }
+    }
+}
+
+fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
+    std::fs::create_dir_all(&builder.root)?;
+    let root_fd = rustix::fs::open(&builder.root, dir_flags(), rustix::fs::Mode::empty())?;
+    let inner = Inner {
+        root: builder.root,
+        root_fd,
+        resolver: Resolver {
+            follow_symlinks: builder.follow_symlinks,
+        },
+        handles: HandleCache::new(builder.max_open_files),
+        key_locks: KeyLocks::new(KEY_LOCK_SHARDS),
+        running: AtomicUsize::new(0),
+        idle: Notify::new(),
+    };
+    list::sweep(&inner);
+    Ok(LocalStorage {
+        inner: Arc::new(inner),
+    })
+}
+
+/// State shared by clones of a [`LocalStorage`] and its blocking tasks.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    root: PathBuf,
+    pub(crate) root_fd: OwnedFd,
+    pub(crate) resolver: Resolver,
+    pub(crate) handles: HandleCache,
+    pub(crate) key_locks: KeyLocks,
+    /// Blocking tasks started and not yet finished.
+    running: AtomicUsize,
+    /// Signalled when `running` drops to zero.
+    idle: Notify,
+}
+
+/// Counts one blocking task as running until dropped (also when the task
+/// never runs because the runtime shuts down).
+struct Running(Arc<Inner>);
+
+impl Running {
+    fn new(inner: &Arc<Inner>) -> Self {
+        inner.running.fetch_add(1, Ordering::AcqRel);
+        Running(inner.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Runs `f` on the blocking pool, counted for [`LocalStorage::settle`].
+pub(crate) fn spawn_tracked<T, F>(inner: &Arc<Inner>, f: F) -> JoinHandle<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Inner) -> T + Send + 'static,
+{
+    let running = Running::new(inner);
+    tokio::task::spawn_blocking(move || {
+        let out = f(&running.0);
+        drop(running);
+        out
+    })
+}
+
+/// Awaits a blocking task, turning a panic or cancellation into an error.
+pub(crate) async fn join<T>(op: Operation, key: &str, task: JoinHandle<Result<T>>) -> Result<T> {
+    match task.await {
+        Ok(result) => result,
+        Err(join) => Err(Error::Io {
+            op,
+            path: key.to_owned(),
+            source: io::Error::other(join),
+        }),
+    }
+}
+
+impl LocalStorage {
+    /// Default bound of the open-handle cache
+    /// ([`LocalStorageBuilder::max_open_files`]).
+    pub const DEFAULT_MAX_OPEN_FILES: usize = 1024;
+
+    /// Opens (creating if needed, with `create_dir_all`) the directory `root`
+    /// with default options, and removes temporary files that crashed
+    /// writers left anywhere under it: every `.seerstore-tmp.*` file whose
+    /// `flock` can be taken (its writer is gone). Files locked by a live
+    /// writer, in this or another process, are left alone. The sweep is best
+    /// effort: a directory it cannot read is skipped.
+    ///
+    /// Errors: [`Error::Io`] (operation `open`) if the root cannot be created
+    /// or opened.
+    pub async fn open(root: impl AsRef<Path>) -> Result<LocalStorage> {
+        Self::builder(root).open().await
+    }
+
+    /// Options for opening a storage at `root`.
+    pub fn builder(root: impl AsRef<Path>) -> LocalStorageBuilder {
+        LocalStorageBuilder {
+            root: root.as_ref().to_path_buf(),
+            max_open_files: Self::DEFAULT_MAX_OPEN_FILES,
+            follow_symlinks: true,
+        }
+    }
+
+    /// The root directory, as given to [`open`](Self::open).
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Waits until every blocking-pool task this storage (or a clone, or one
+    /// of its writers) started has finished, including those whose futures
+    /// were dropped: after a cancelled `write`, the write has then either
+    /// landed or been cleaned up; after a dropped writer, its temp file is
+    /// gone. Useful before shutdown and in tests. A `list` stream that is
+    /// alive but not drained keeps its walker task (and so this call)
+    /// waiting.
+    pub async fn settle(&self) {
+        loop {
+            let notified = self.inner.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.inner.running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    async fn run<T, F>(&self, op: Operation, key: &str, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+    {
+        join(op, key, spawn_tracked(&self.inner, f)).await
+    }
+}
+
+/// An error from resolving or opening `key` for reading: a missing file, or
+/// a path through a non-directory (`a/b` with `a` a file), is `NotFound`.
+fn read_error(op: Operation, key: &str, e: io::Error) -> Error {
+    if e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) {
+        return Error::NotFound {
+            op,
+            path: key.to_owned(),
+            source: Some(Box::new(e)),
+        };
+    }
+    Error::io(op, key, e)
+}
+
+impl Inner {
+    /// Opens `key` for reading and stats it; a non-regular file (e.g. a
+    /// directory) is `NotFound`.
+    fn open_object(&self, op: Operation, key: &str) -> Result<(File, rustix::fs::Stat)> {
+        let fd = self
+            .resolver
+            .open(self.root_fd.as_fd(), key, read_flags())
+            .map_err(|e| read_error(op, key, e))?;
+        let file = File::from(fd);
+        let stat = rustix::fs::fstat(&file).map_err(|e| Error::io(op, key, e.into()))?;
+        if !is_regular(&stat) {
+            return Err(Error::NotFound {
+                op,
+                path: key.to_owned(),
+                source: Some(Box::new(io::Error::other("not a regular file"))),
+            });
+        }
+        Ok((file, stat))
+    }
+
+    /// The cached read handle of `key`, opening it on a miss.
+    fn handle(&self, op: Operation, key: &str) -> Result<Handle> {
+        match self.handles.get(key) {
+            Ok(handle) => Ok(handle),
+            Err(epoch) => {
+                let (file, stat) = self.open_object(op, key)?;
+                let handle = Handle {
+                    file: Arc::new(file),
+                    size: meta_of(key, &stat).size,
+                };
+                self.handles.insert(key, handle.clone(), epoch);
+                Ok(handle)
+            }
+        }
+    }
+
+    /// Reads every range from one handle; all ranges are checked against
+    /// the size before anything is allocated.
+    fn read_ranges(&self, op: Operation, key: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let handle = self.handle(op, key)?;
+        for range in ranges {
+            check_range(op, key, range, handle.size)?;
+        }
+        ranges
+            .iter()
+            .map(|range| read_at(&handle.file, range).map_err(|e| Error::io(op, key, e)))
+            .collect()
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        let op = Operation::Delete;
+        let io_err = |e: io::Error| Error::io(op, key, e);
+        let _guard = self.key_locks.lock(key);
+        let (dir, name) = match self.resolver.open_parent(self.root_fd.as_fd(), key, false) {
+            Ok(found) => found,
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) =>
+            {
+                return Ok(())
+            }
+            Err(e) => return Err(io_err(e)),
+        };
+        match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Err(e) if e == Errno::NOENT => return Ok(()),
+            Err(e) => return Err(io_err(e.into())),
+            Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
+                FileType::RegularFile => {}
+                FileType::Symlink => {
+                    return Err(io_err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "the key names a symlink; seerstore does not delete symlinks",
+                    )))
+                }
+                // A directory (or other non-object) is no object: nothing to delete.
+                _ => return Ok(()),
+            },
+        }
+        match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+            Ok(()) => {}
+            Err(e) if e == Errno::NOENT => return Ok(()),
+            Err(e) => return Err(io_err(e.into())),
+        }
+        self.handles.invalidate(key);
+        rustix::fs::fsync(&dir).map_err(|e| io_err(e.into()))
+    }
+
+    fn sync(&self, key: &str) -> Result<()> {
+        let op = Operation::Sync;
+        let (file, _) = self.open_object(op, key)?;
+        file.sync_all().map_err(|e| Error::io(op, key, e))?;
+        let (dir, _) = self
+            .resolver
+            .open_parent(self.root_fd.as_fd(), key, false)
+            .map_err(|e| read_error(op, key, e))?;
+        rustix::fs::fsync(&dir).map_err(|e| Error::io(op, key, e.into()))
+    }
+}
+
+/// One positional read into a buffer allocated once, of exactly the range's
+/// length (already checked against the file's size).
+fn read_at(file: &File, range: &Range<u64>) -> io::Result<Bytes> {
+    let len = usize::try_from(range.end - range.start)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "range larger than memory"))?;
+    if len == 0 {
+        return Ok(Bytes::new());
+    }
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, range.start)?;
+    Ok(Bytes::from(buf))
+}
+
+#[async_trait]
+impl Storage for LocalStorage {
+    async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
+        let op = Operation::ReadRange;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| {
+            let mut out = inner.read_ranges(op, &key, std::slice::from_ref(&range))?;
+            Ok(out.pop().unwrap_or_default())
+        })
+        .await
+    }
+
+    /// Reads all ranges in one blocking-pool task, from one handle.
+    async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let op = Operation::ReadRanges;
+        let key = validate_path(op, path)?.to_owned();
+        if ranges.is_empty() {
+            // What calling `read_range` for each of no ranges gives.
+            return Ok(Vec::new());
+        }
+        let ranges = ranges.to_vec();
+        self.run(op, path, move |inner| inner.read_ranges(op, &key, &ranges))
+            .await
+    }
+
+    async fn read(&self, path: &str) -> Result<Bytes> {
+        let op = Operation::Read;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| {
+            let handle = inner.handle(op, &key)?;
+            read_at(&handle.file, &(0..handle.size)).map_err(|e| Error::io(op, &key, e))
+        })
+        .await
+    }
+
+    /// Always stats the file afresh (never from the handle cache), so the
+    /// version is current.
+    async fn head(&self, path: &str) -> Result<ObjectMeta> {
+        let op = Operation::Head;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| {
+            let (_, stat) = inner.open_object(op, &key)?;
+            Ok(meta_of(&key, &stat))
+        })
+        .await
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool> {
+        let op = Operation::Exists;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| match inner.open_object(op, &key) {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    async fn write(&self, path: &str, data: Bytes) -> Result<ObjectMeta> {
+        self.write_with(path, data, WriteMode::Overwrite).await
+    }
+
+    /// Temp file → write → fsync → rename (per `mode`) → fsync of the
+    /// directory, all in one blocking task that runs to its end even if this
+    /// future is dropped. See [`LocalStorage`] for versions and the
+    /// atomicity of each mode.
+    async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
+        let op = Operation::Write;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| {
+            let mut temp = TempFile::create(inner, &key).map_err(|e| Error::io(op, &key, e))?;
+            // Fail a doomed create before writing the data; the rename
+            // below still decides atomically.
+            if mode == WriteMode::Create
+                && temp.target_exists().map_err(|e| Error::io(op, &key, e))?
+            {
+                return Err(Error::AlreadyExists {
+                    op,
+                    path: key,
+                    source: None,
+                });
+            }
+            temp.write_all(&data).map_err(|e| Error::io(op, &key, e))?;
+            temp.publish(inner, op, &key, &mode)
+        })
+        .await
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
+        let op = Operation::Writer;
+        let key = validate_path(op, path)?.to_owned();
+        let writer = writer::LocalWriter::create(self.inner.clone(), key).await?;
+        Ok(Box::new(writer))
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        let op = Operation::Delete;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| inner.delete(&key)).await
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
+        list::list(&self.inner, prefix)
+    }
+
+    async fn sync(&self, path: &str) -> Result<()> {
+        let op = Operation::Sync;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| inner.sync(&key)).await
+    }
+}

@@ -1,0 +1,159 @@
+//! Crash consistency: a child process that keeps rewriting one large object
+//! (with `write` and with `writer`) is killed with SIGKILL at seeded random
+//! moments. The object must then be absent or exactly one whole version, and
+//! `LocalStorage::open` must remove the temp files the child left.
+//!
+//! The child is this test binary, re-executed with `--exact
+//! crash_child_writes_forever` and `CHILD_ROOT_ENV` set; run normally, that
+//! test is a no-op.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use seerstore::{LocalStorage, Storage};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const CHILD_ROOT_ENV: &str = "SEERSTORE_CRASH_CHILD_ROOT";
+const CHILD_START_ENV: &str = "SEERSTORE_CRASH_CHILD_START";
+const KEY: &str = "db/000001.sst";
+const CHUNK: usize = 64 * 1024;
+
+/// Version `n`: an 8-byte header `n`, then bytes derived from `n` and the
+/// offset; its length depends on `n` too.
+fn version(n: u64) -> Vec<u8> {
+    let len = 3 * 1024 * 1024 + usize::try_from(n % 7).unwrap_or(0) * 4099;
+    let mut data = Vec::with_capacity(len);
+    data.extend_from_slice(&n.to_le_bytes());
+    let mut i = 0u64;
+    while data.len() < len {
+        data.push((n.wrapping_mul(131).wrapping_add(i / 5)) as u8);
+        i += 1;
+    }
+    data
+}
+
+fn temp_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            temp_files(&entry.path(), out)?;
+        } else if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".seerstore-tmp")
+        {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// A small seeded generator (xorshift64*), so the kill moments repeat.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+#[test]
+fn crash_child_writes_forever() -> TestResult {
+    let Some(root) = std::env::var_os(CHILD_ROOT_ENV) else {
+        return Ok(()); // only acts as the parent's child process
+    };
+    let start: u64 = std::env::var(CHILD_START_ENV)?.parse()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let storage = LocalStorage::open(root).await?;
+        for n in start.. {
+            let data = version(n);
+            if n % 2 == 0 {
+                storage.write(KEY, Bytes::from(data)).await?;
+            } else {
+                let mut writer = storage.writer(KEY).await?;
+                for chunk in data.chunks(CHUNK) {
+                    writer.write(Bytes::copy_from_slice(chunk)).await?;
+                }
+                writer.finish().await?;
+            }
+        }
+        Ok(())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_leaves_old_or_new_and_open_sweeps() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let root = tmp.path().join("root");
+    let mut rng = Rng(0x5eed_5707_e000_0001);
+    let mut rounds_with_object = 0;
+    for round in 0..8u64 {
+        let mut child = Command::new(std::env::current_exe()?)
+            .args([
+                "--exact",
+                "crash_child_writes_forever",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ROOT_ENV, &root)
+            .env(CHILD_START_ENV, (round * 1000).to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let delay = 30 + rng.next() % 400;
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        child.kill()?; // SIGKILL
+        child.wait()?;
+
+        match std::fs::read(root.join(KEY)) {
+            Ok(data) => {
+                let header: [u8; 8] = data
+                    .get(..8)
+                    .ok_or("object shorter than its header")?
+                    .try_into()?;
+                let n = u64::from_le_bytes(header);
+                assert!(
+                    data == version(n),
+                    "round {round}: object is not one whole version"
+                );
+                rounds_with_object += 1;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut litter = Vec::new();
+        temp_files(&root, &mut litter)?;
+        eprintln!(
+            "round {round}: killed after {delay} ms, {} temp file(s) left",
+            litter.len()
+        );
+    }
+    assert!(
+        rounds_with_object > 0,
+        "the child never published anything; the test proved nothing"
+    );
+
+    // Plant an abandoned temp file too, so the sweep has work whatever the
+    // kill moments were.
+    std::fs::create_dir_all(root.join("db/deeper"))?;
+    std::fs::write(root.join("db/deeper/.seerstore-tmp.dead.1"), b"litter")?;
+    let storage = LocalStorage::open(&root).await?;
+    let mut left = Vec::new();
+    temp_files(&root, &mut left)?;
+    assert!(left.is_empty(), "temp files survived the sweep: {left:?}");
+    // The sweep removed litter only: the object is still readable.
+    let data = storage.read(KEY).await?;
+    let n = u64::from_le_bytes(data[..8].try_into()?);
+    assert_eq!(data, version(n));
+    Ok(())
+}
