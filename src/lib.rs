@@ -30,6 +30,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;
+#[cfg(feature = "http-connector")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http-connector")))]
+pub mod http;
 mod local;
 mod object;
 mod open;
