@@ -9,8 +9,16 @@ use seerstore::{Error, ObjectStorage, Storage};
 
 async fn basics(store: Arc<dyn ObjectStore>) -> seerstore::Result<()> {
     let storage = ObjectStorage::new(store).with_prefix("db");
-    assert!(storage.read("L0/1.sst").await.expect_err("missing").is_not_found());
-    assert!(storage.head("L0/1.sst").await.expect_err("missing").is_not_found());
+    assert!(storage
+        .read("L0/1.sst")
+        .await
+        .expect_err("missing")
+        .is_not_found());
+    assert!(storage
+        .head("L0/1.sst")
+        .await
+        .expect_err("missing")
+        .is_not_found());
     assert!(!storage.exists("L0/1.sst").await?);
     assert!(storage
         .read_range("L0/1.sst", 0..1)
@@ -41,7 +49,9 @@ async fn basics(store: Arc<dyn ObjectStore>) -> seerstore::Result<()> {
         Err(Error::InvalidPath { .. })
     ));
 
-    storage.write("L0/1.sst", Bytes::from_static(b"new")).await?;
+    storage
+        .write("L0/1.sst", Bytes::from_static(b"new"))
+        .await?;
     assert_eq!(storage.read("L0/1.sst").await?, "new");
 
     storage.delete("L0/1.sst").await?;
@@ -70,7 +80,12 @@ async fn invalid_prefix_fails_on_use_not_at_construction() {
         storage.read("k").await,
         Err(Error::InvalidPath { .. })
     ));
-    assert!(ObjectStorage::new(store.clone()).try_with_prefix("../x").is_err());
+    assert!(ObjectStorage::new(store.clone())
+        .try_with_prefix("../x")
+        .is_err());
     let debug = format!("{:?}", ObjectStorage::new(store).with_prefix("tenant-1"));
-    assert!(debug.contains("tenant-1") && debug.contains("InMemory"), "{debug}");
+    assert!(
+        debug.contains("tenant-1") && debug.contains("InMemory"),
+        "{debug}"
+    );
 }

@@ -18,11 +18,19 @@ async fn create_and_update_in_memory() -> seerstore::Result<()> {
 
     let token = v1.version.clone().expect("version");
     let v2 = storage
-        .write_with("M", Bytes::from_static(b"2"), WriteMode::Update(token.clone()))
+        .write_with(
+            "M",
+            Bytes::from_static(b"2"),
+            WriteMode::Update(token.clone()),
+        )
         .await?;
     assert_ne!(v2.version, v1.version);
     let err = storage
-        .write_with("M", Bytes::from_static(b"3"), WriteMode::Update(token.clone()))
+        .write_with(
+            "M",
+            Bytes::from_static(b"3"),
+            WriteMode::Update(token.clone()),
+        )
         .await
         .expect_err("stale");
     assert!(
@@ -32,7 +40,11 @@ async fn create_and_update_in_memory() -> seerstore::Result<()> {
     assert_eq!(storage.head("M").await?.version, v2.version);
 
     let err = storage
-        .write_with("M", Bytes::from_static(b"4"), WriteMode::Update("garbage".into()))
+        .write_with(
+            "M",
+            Bytes::from_static(b"4"),
+            WriteMode::Update("garbage".into()),
+        )
         .await
         .expect_err("undecodable token");
     assert!(err.is_precondition(), "{err}");

@@ -10,7 +10,11 @@ use support::{quick_retry, Fault, FaultStore, Method, Rule, When};
 async fn run(seed: u64) -> seerstore::Result<(u32, usize)> {
     let store = Arc::new(FaultStore::new(
         Arc::new(object_store::memory::InMemory::new()),
-        vec![Rule::new(Method::Get, When::Fraction(0.3), Fault::Transient)],
+        vec![Rule::new(
+            Method::Get,
+            When::Fraction(0.3),
+            Fault::Transient,
+        )],
         seed,
     ));
     let storage = ObjectStorage::new(store.clone()).with_retry(quick_retry(10));

@@ -22,7 +22,9 @@ const KEYS: &[&str] = &[
 async fn round_trip(store: Arc<dyn ObjectStore>, keys: &[&str]) -> seerstore::Result<()> {
     let storage = ObjectStorage::new(store).with_prefix("p");
     for (i, key) in keys.iter().enumerate() {
-        storage.write(key, Bytes::from(vec![i as u8; i + 1])).await?;
+        storage
+            .write(key, Bytes::from(vec![i as u8; i + 1]))
+            .await?;
     }
     let mut listed: Vec<String> = storage.list("").map_ok(|m| m.path).try_collect().await?;
     listed.sort();

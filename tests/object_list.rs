@@ -9,7 +9,11 @@ use seerstore::{Error, ObjectStorage, Storage};
 use support::{quick_retry, Fault, FaultStore, Method, Rule, When};
 
 async fn keys(storage: &ObjectStorage, prefix: &str) -> seerstore::Result<Vec<String>> {
-    let mut keys: Vec<String> = storage.list(prefix).map_ok(|m| m.path).try_collect().await?;
+    let mut keys: Vec<String> = storage
+        .list(prefix)
+        .map_ok(|m| m.path)
+        .try_collect()
+        .await?;
     keys.sort();
     Ok(keys)
 }

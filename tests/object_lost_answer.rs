@@ -65,7 +65,9 @@ async fn real_conflict_is_still_a_conflict() -> seerstore::Result<()> {
     )]));
     let storage = ObjectStorage::new(store.clone()).with_retry(quick_retry(3));
     // Someone else's bytes are there already.
-    storage.write("MANIFEST", Bytes::from_static(b"theirs")).await?;
+    storage
+        .write("MANIFEST", Bytes::from_static(b"theirs"))
+        .await?;
     let err = storage
         .write_with("MANIFEST", Bytes::from_static(b"ours"), WriteMode::Create)
         .await

@@ -20,7 +20,10 @@ async fn ranges(store: Arc<dyn ObjectStore>) -> seerstore::Result<()> {
 
     assert_eq!(storage.read_range("obj", 0..100).await?, data);
     assert_eq!(storage.read_range("obj", 10..20).await?, data.slice(10..20));
-    assert_eq!(storage.read_range("obj", 99..100).await?, data.slice(99..100));
+    assert_eq!(
+        storage.read_range("obj", 99..100).await?,
+        data.slice(99..100)
+    );
     assert!(storage.read_range("obj", 0..0).await?.is_empty());
     assert!(storage.read_range("obj", 50..50).await?.is_empty());
     assert!(storage.read_range("obj", 100..100).await?.is_empty());
@@ -32,12 +35,18 @@ async fn ranges(store: Arc<dyn ObjectStore>) -> seerstore::Result<()> {
             .expect_err("past the end");
         assert_eq!(size_of(&err), Some(Some(100)), "{range:?}: {err}");
     }
-    let err = storage.read_range("obj", 20..10).await.expect_err("inverted");
+    let err = storage
+        .read_range("obj", 20..10)
+        .await
+        .expect_err("inverted");
     assert!(matches!(err, Error::InvalidRange { .. }), "{err}");
 
     storage.write("empty", bytes::Bytes::new()).await?;
     assert!(storage.read_range("empty", 0..0).await?.is_empty());
-    let err = storage.read_range("empty", 0..1).await.expect_err("past end");
+    let err = storage
+        .read_range("empty", 0..1)
+        .await
+        .expect_err("past end");
     assert_eq!(size_of(&err), Some(Some(0)), "{err}");
     Ok(())
 }

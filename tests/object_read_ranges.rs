@@ -15,17 +15,22 @@ async fn nearby_ranges_are_merged() -> seerstore::Result<()> {
 
     // Three near each other (one request), one far away (another), an empty
     // one, and one overlapping another; out of order.
-    let ranges = vec![5000..5100, 0..10, 50..60, 120..130, 7..8, 3000..3000, 55..70];
+    let ranges = vec![
+        5000..5100,
+        0..10,
+        50..60,
+        120..130,
+        7..8,
+        3000..3000,
+        55..70,
+    ];
     let got = storage.read_ranges("sst", &ranges).await?;
     assert_eq!(store.calls(Method::Get), 2);
     assert_eq!(got.len(), ranges.len());
     for (range, bytes) in ranges.iter().zip(&got) {
         let expected = storage.read_range("sst", range.clone()).await?;
         assert_eq!(bytes, &expected, "{range:?}");
-        assert_eq!(
-            bytes,
-            &data.slice(range.start as usize..range.end as usize)
-        );
+        assert_eq!(bytes, &data.slice(range.start as usize..range.end as usize));
     }
 
     assert!(storage.read_ranges("sst", &[]).await?.is_empty());
@@ -42,19 +47,41 @@ async fn errors_match_per_range_reads() -> seerstore::Result<()> {
         .read_ranges("sst", &[0..10, 90..110])
         .await
         .expect_err("past end");
-    assert!(matches!(err, Error::InvalidRange { size: Some(100), .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidRange {
+                size: Some(100),
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = storage
         .read_ranges("sst", &[0..10, 200..200])
         .await
         .expect_err("empty range past end");
-    assert!(matches!(err, Error::InvalidRange { size: Some(100), .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidRange {
+                size: Some(100),
+                ..
+            }
+        ),
+        "{err}"
+    );
     let gets = store.calls(Method::Get);
     let err = storage
         .read_ranges("sst", &[0..10, 9..3])
         .await
         .expect_err("inverted");
     assert!(matches!(err, Error::InvalidRange { .. }), "{err}");
-    assert_eq!(store.calls(Method::Get), gets, "no request for an inverted range");
+    assert_eq!(
+        store.calls(Method::Get),
+        gets,
+        "no request for an inverted range"
+    );
     assert!(storage
         .read_ranges("missing", &[0..1])
         .await

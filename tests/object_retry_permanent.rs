@@ -17,7 +17,11 @@ async fn permanent_failures_are_not_retried() -> seerstore::Result<()> {
     ]));
     let storage = ObjectStorage::new(store.clone()).with_retry(quick_retry(5));
 
-    assert!(storage.read("a").await.expect_err("not found").is_not_found());
+    assert!(storage
+        .read("a")
+        .await
+        .expect_err("not found")
+        .is_not_found());
     assert_eq!(store.calls(Method::Get), 1);
 
     let meta = storage.write("a", Bytes::from_static(b"v1")).await?;

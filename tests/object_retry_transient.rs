@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use seerstore::{ObjectStorage, Storage};
-use support::{quick_retry, FaultStore, Fault, Method, Rule, When};
+use support::{quick_retry, Fault, FaultStore, Method, Rule, When};
 
 #[tokio::test(start_paused = true)]
 async fn transient_faults_are_retried_up_to_the_limit() -> seerstore::Result<()> {

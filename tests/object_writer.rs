@@ -19,7 +19,10 @@ async fn small_object_is_one_put() -> seerstore::Result<()> {
     writer.write(Bytes::from_static(b"hello ")).await?;
     writer.write(Bytes::new()).await?;
     writer.write(Bytes::from_static(b"world")).await?;
-    assert!(!storage.exists("small").await?, "nothing visible before finish");
+    assert!(
+        !storage.exists("small").await?,
+        "nothing visible before finish"
+    );
     let meta = writer.finish().await?;
     assert_eq!((meta.path.as_str(), meta.size), ("small", 11));
     assert_eq!(storage.read("small").await?, "hello world");
@@ -40,7 +43,10 @@ async fn large_object_is_uploaded_in_parts() -> seerstore::Result<()> {
     for chunk in [0..MIB, MIB..(8 * MIB), (8 * MIB)..(15 * MIB)] {
         writer.write(data.slice(chunk)).await?;
     }
-    assert!(!storage.exists("big").await?, "nothing visible before finish");
+    assert!(
+        !storage.exists("big").await?,
+        "nothing visible before finish"
+    );
     let meta = writer.finish().await?;
     assert_eq!(meta.size, 15 * MIB as u64);
     assert_eq!(store.calls(Method::PutMultipart), 1);

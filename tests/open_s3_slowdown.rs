@@ -74,7 +74,11 @@ async fn slow_down_is_typed_and_retried_by_one_layer() -> seerstore::Result<()> 
     let err = storage.read("L0/1.sst").await.expect_err("503");
     assert!(err.is_retryable(), "{err}");
     assert_eq!(err.status(), Some(503), "{err}");
-    assert_eq!(requests.load(Ordering::SeqCst), 3, "1 + max_retries requests");
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        3,
+        "1 + max_retries requests"
+    );
 
     // The typed status is reachable through the source() chain.
     let mut link: Option<&(dyn std::error::Error + 'static)> = err.source();

@@ -274,10 +274,12 @@ impl ObjectStore for FaultStore {
         match self.decide(Method::Delete) {
             None => self.inner.delete_stream(locations),
             Some(Fault::Hang) => futures::stream::pending().boxed(),
-            Some(fault) => futures::stream::once(async move {
-                Err(fault_error(&fault, &Path::from("deleted")))
-            })
-            .boxed(),
+            Some(fault) => {
+                futures::stream::once(
+                    async move { Err(fault_error(&fault, &Path::from("deleted"))) },
+                )
+                .boxed()
+            }
         }
     }
 
