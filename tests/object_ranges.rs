@@ -36,7 +36,7 @@ async fn ranges(store: Arc<dyn ObjectStore>) -> seerstore::Result<()> {
         assert_eq!(size_of(&err), Some(Some(100)), "{range:?}: {err}");
     }
     let err = storage
-        .read_range("obj", 20..10)
+        .read_range("obj", std::ops::Range { start: 20, end: 10 })
         .await
         .expect_err("inverted");
     assert!(matches!(err, Error::InvalidRange { .. }), "{err}");

@@ -1,4 +1,5 @@
 //! read_ranges merges nearby ranges into fewer requests and equals per-range reads.
+#![allow(clippy::single_range_in_vec_init)]
 mod support;
 
 use std::sync::Arc;
@@ -73,7 +74,7 @@ async fn errors_match_per_range_reads() -> seerstore::Result<()> {
     );
     let gets = store.calls(Method::Get);
     let err = storage
-        .read_ranges("sst", &[0..10, 9..3])
+        .read_ranges("sst", &[0..10, std::ops::Range { start: 9, end: 3 }])
         .await
         .expect_err("inverted");
     assert!(matches!(err, Error::InvalidRange { .. }), "{err}");

@@ -60,7 +60,9 @@ async fn bad_input_makes_no_request() {
         ));
     }
     assert!(matches!(
-        storage.read_range("a", 5..2).await,
+        storage
+            .read_range("a", std::ops::Range { start: 5, end: 2 })
+            .await,
         Err(Error::InvalidRange { .. })
     ));
     assert_eq!(store.calls(Method::Get) + store.calls(Method::Put), 0);
