@@ -18,7 +18,10 @@ async fn azure_options_map_onto_the_builder() {
     let err = seerstore::open("az://container?account_name=a&bogus_key=1")
         .await
         .expect_err("unknown option");
-    assert!(matches!(&err, Error::InvalidUrl { reason, .. } if reason.contains("bogus_key")), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidUrl { reason, .. } if reason.contains("bogus_key")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -26,7 +29,10 @@ async fn gcs_options_map_onto_the_builder() {
     let err = seerstore::open("gs://bucket/p?bogus_key=1")
         .await
         .expect_err("unknown option");
-    assert!(matches!(&err, Error::InvalidUrl { reason, .. } if reason.contains("bogus_key")), "{err}");
+    assert!(
+        matches!(&err, Error::InvalidUrl { reason, .. } if reason.contains("bogus_key")),
+        "{err}"
+    );
     let err = seerstore::open("gs://bucket/p?service_account_key=not-json")
         .await
         .expect_err("a bad key is refused by the builder");

@@ -6,6 +6,7 @@
 //! a spawned task, at most `max_parts_in_flight` at a time, so memory stays
 //! below `part_size × (max_parts_in_flight + 1)`.
 //!
+//! Each part upload and the completion are bounded by `attempt_timeout`.
 //! Parts are not retried: object_store's `MultipartUpload::put_part` numbers
 //! the part at the call, so a part cannot be re-sent under the same number.
 //! A failed part aborts the upload and fails the writer.
@@ -144,12 +145,18 @@ impl ObjectWriter {
             }
             self.wait_for_parts(self.max_parts_in_flight - 1).await?;
             let part = self.take_part(self.part_size);
-            if let Some(upload) = self.upload.as_mut() {
-                let put = upload.upload.put_part(part);
-                upload.parts.spawn(put);
-            }
+            self.spawn_part(part);
         }
         Ok(())
+    }
+
+    /// Uploads `part` in a task of its own, bounded by the attempt timeout.
+    fn spawn_part(&mut self, part: PutPayload) {
+        let timeout = self.retry.attempt_timeout;
+        if let Some(upload) = self.upload.as_mut() {
+            let put = upload.upload.put_part(part);
+            upload.parts.spawn(bounded(timeout, put));
+        }
     }
 
     /// Waits until at most `in_flight` parts are still uploading.
@@ -207,16 +214,13 @@ impl ObjectWriter {
         };
         if self.buffered > 0 {
             let last = self.take_part(self.buffered);
-            if let Some(upload) = self.upload.as_mut() {
-                let put = upload.upload.put_part(last);
-                upload.parts.spawn(put);
-            }
+            self.spawn_part(last);
         }
         self.wait_for_parts(0).await?;
         let Some(mut upload) = self.upload.take() else {
             return Err(self.poisoned());
         };
-        match upload.upload.complete().await {
+        match bounded(self.retry.attempt_timeout, upload.upload.complete()).await {
             Ok(result) => Ok(self.meta(result)),
             Err(e) => {
                 self.upload = Some(upload);
@@ -261,6 +265,27 @@ impl StorageWriter for ObjectWriter {
         self.buffer.clear();
         self.buffered = 0;
         self.abort_upload().await
+    }
+}
+
+/// Runs `request` within `timeout`; running out is a retryable
+/// `TimedOut` error, so a stalled part cannot hang `finish`.
+async fn bounded<T>(
+    timeout: Option<std::time::Duration>,
+    request: impl std::future::Future<Output = object_store::Result<T>>,
+) -> object_store::Result<T> {
+    let Some(timeout) = timeout else {
+        return request.await;
+    };
+    match tokio::time::timeout(timeout, request).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(object_store::Error::Generic {
+            store: "seerstore",
+            source: Box::new(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("multipart request timed out after {timeout:?}"),
+            )),
+        }),
     }
 }
 
