@@ -110,3 +110,48 @@ async fn failed_small_put_is_retried_then_reported() -> seerstore::Result<()> {
     assert_eq!(store.calls(Method::Put), 2);
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn failed_part_aborts_the_upload() -> seerstore::Result<()> {
+    let store = Arc::new(FaultStore::memory(vec![Rule::new(
+        Method::PutPart,
+        When::Call(2),
+        Fault::Permanent,
+    )]));
+    let storage = ObjectStorage::new(store.clone()).with_part_size(MIB);
+    let mut writer = storage.writer("k").await?;
+    let mut failed = None;
+    for i in 0..4 {
+        if let Err(e) = writer.write(support::data(MIB, i)).await {
+            failed = Some(e);
+            break;
+        }
+    }
+    let err = match failed {
+        Some(e) => e,
+        None => writer.finish().await.expect_err("a part failed"),
+    };
+    assert!(!err.is_retryable(), "{err}");
+    assert_eq!(store.counters.aborts.load(Ordering::SeqCst), 1);
+    assert_eq!(store.counters.completes.load(Ordering::SeqCst), 0);
+    assert!(!storage.exists("k").await?);
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn stalled_part_times_out_and_aborts() -> seerstore::Result<()> {
+    let store = Arc::new(FaultStore::memory(vec![Rule::new(
+        Method::PutPart,
+        When::Call(1),
+        Fault::Hang,
+    )]));
+    let storage = ObjectStorage::new(store.clone())
+        .with_part_size(MIB)
+        .with_retry(quick_retry(0).with_attempt_timeout(Some(std::time::Duration::from_secs(1))));
+    let mut writer = storage.writer("k").await?;
+    writer.write(support::data(MIB + 1, 1)).await?;
+    let err = writer.finish().await.expect_err("the part hangs");
+    assert!(err.is_retryable(), "a timeout: {err}");
+    assert_eq!(store.counters.aborts.load(Ordering::SeqCst), 1);
+    Ok(())
+}

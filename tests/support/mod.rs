@@ -22,6 +22,8 @@ use object_store::{
 pub enum Method {
     Put,
     PutMultipart,
+    /// One part of a multipart upload (`Transient`, `Permanent` or `Hang`).
+    PutPart,
     Get,
     Head,
     Delete,
@@ -117,11 +119,17 @@ pub struct Counters {
     pub parts: AtomicU32,
 }
 
-pub struct FaultStore {
-    inner: Arc<dyn ObjectStore>,
+/// The rules and their state, shared with multipart uploads.
+#[derive(Debug)]
+struct Faults {
     rules: Vec<Rule>,
     rng: Mutex<u64>,
     calls: Mutex<HashMap<Method, u32>>,
+}
+
+pub struct FaultStore {
+    inner: Arc<dyn ObjectStore>,
+    faults: Arc<Faults>,
     pub counters: Arc<Counters>,
 }
 
@@ -143,9 +151,11 @@ impl FaultStore {
     pub fn new(inner: Arc<dyn ObjectStore>, rules: Vec<Rule>, seed: u64) -> Self {
         Self {
             inner,
-            rules,
-            rng: Mutex::new(seed.max(1)),
-            calls: Mutex::new(HashMap::new()),
+            faults: Arc::new(Faults {
+                rules,
+                rng: Mutex::new(seed.max(1)),
+                calls: Mutex::new(HashMap::new()),
+            }),
             counters: Arc::default(),
         }
     }
@@ -156,7 +166,8 @@ impl FaultStore {
 
     /// How many times `method` was called.
     pub fn calls(&self, method: Method) -> u32 {
-        self.calls
+        self.faults
+            .calls
             .lock()
             .expect("lock")
             .get(&method)
@@ -168,6 +179,12 @@ impl FaultStore {
         &self.inner
     }
 
+    fn decide(&self, method: Method) -> Option<Fault> {
+        self.faults.decide(method)
+    }
+}
+
+impl Faults {
     /// xorshift64*: deterministic for a seed.
     fn random(&self) -> f64 {
         let mut state = self.rng.lock().expect("lock");
@@ -235,6 +252,7 @@ impl ObjectStore for FaultStore {
                 Ok(Box::new(CountingUpload {
                     inner,
                     counters: Arc::clone(&self.counters),
+                    faults: Arc::clone(&self.faults),
                 }))
             }
             Some(Fault::Hang) => hang().await,
@@ -341,13 +359,18 @@ impl FaultStore {
 struct CountingUpload {
     inner: Box<dyn MultipartUpload>,
     counters: Arc<Counters>,
+    faults: Arc<Faults>,
 }
 
 #[async_trait]
 impl MultipartUpload for CountingUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         self.counters.parts.fetch_add(1, Ordering::SeqCst);
-        self.inner.put_part(data)
+        match self.faults.decide(Method::PutPart) {
+            None => self.inner.put_part(data),
+            Some(Fault::Hang) => Box::pin(hang()),
+            Some(fault) => Box::pin(async move { Err(fault_error(&fault, &Path::from("part"))) }),
+        }
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
