@@ -1,42 +1,5 @@
-//! Opening a storage from a URL: [`open`] and [`open_with`].
-//!
-//! | URL | backend |
-//! | --- | --- |
-//! | `file:///abs/dir` | [`LocalStorage`] rooted at `/abs/dir` |
-//! | `memory://` (optionally `memory:///prefix`) | [`ObjectStorage`] over object_store's `InMemory` |
-//! | `s3://bucket/prefix` | [`ObjectStorage`] over S3 or an S3-compatible store (feature `aws`) |
-//! | `gs://bucket/prefix` | [`ObjectStorage`] over Google Cloud Storage (feature `gcp`) |
-//! | `az://container/prefix` | [`ObjectStorage`] over Azure Blob Storage (feature `azure`) |
-//!
-//! Options come from the query string (`s3://b/p?endpoint=http://localhost:9000&allow_http=true`)
-//! and from [`open_with`]'s list. Each option is either one of this crate's:
-//!
-//! | option | meaning |
-//! | --- | --- |
-//! | `max_retries` | [`RetryConfig::max_retries`] |
-//! | `initial_backoff_ms` | [`RetryConfig::initial_backoff`] |
-//! | `max_backoff_ms` | [`RetryConfig::max_backoff`] |
-//! | `attempt_timeout_ms` | [`RetryConfig::attempt_timeout`] (`0` = none) |
-//! | `jitter` | [`RetryConfig::jitter`] (`true`/`false`) |
-//! | `part_size` | [`ObjectStorage::with_part_size`] (bytes) |
-//! | `max_parts_in_flight` | [`ObjectStorage::with_max_parts_in_flight`] |
-//! | `coalesce` | [`ObjectStorage::with_coalesce`] (bytes) |
-//!
-//! or a configuration key of the object_store builder, spelled as
-//! object_store parses it (`AmazonS3ConfigKey`, `GoogleConfigKey`,
-//! `AzureConfigKey`: `endpoint`, `region`, `allow_http`,
-//! `access_key_id`, `secret_access_key`, `account_name`, ...). Credentials
-//! not given as options come from the environment (the builders'
-//! `from_env`). An unknown option is an [`Error::InvalidUrl`].
-//!
-//! Stores built here install [`StatusConnector`](crate::http::StatusConnector)
-//! (retryable HTTP statuses stay typed) and turn object_store's own retries
-//! off, so this crate's retry loop is the only one. An S3 store with a custom
-//! endpoint uses path-style requests and, unless configured otherwise,
-//! `copy_if_not_exists = multipart`.
-//!
-//! Errors never echo credentials: the URL in [`Error::InvalidUrl`] has its
-//! user and password and every secret-looking query value replaced by `***`.
+//! Opening a storage from a URL: [`open`] and [`open_with`]; the schemes
+//! and options are documented on [`open`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,8 +9,47 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::{LocalStorage, ObjectStorage, RetryConfig, Storage};
 
-/// Opens the storage `url` names; see the [module docs](self) for schemes
-/// and options.
+/// Opens the storage `url` names.
+///
+/// | URL | backend |
+/// | --- | --- |
+/// | `file:///abs/dir` | [`LocalStorage`] rooted at `/abs/dir` |
+/// | `memory://` (optionally `memory:///prefix`) | [`ObjectStorage`] over object_store's `InMemory` |
+/// | `s3://bucket/prefix` | [`ObjectStorage`] over S3 or an S3-compatible store (feature `aws`) |
+/// | `gs://bucket/prefix` | [`ObjectStorage`] over Google Cloud Storage (feature `gcp`) |
+/// | `az://container/prefix` | [`ObjectStorage`] over Azure Blob Storage (feature `azure`) |
+///
+/// Options come from the query string (`s3://b/p?endpoint=http://localhost:9000&allow_http=true`)
+/// and from [`open_with`]'s list. Each option is either one of this crate's:
+///
+/// | option | meaning |
+/// | --- | --- |
+/// | `max_retries` | [`RetryConfig::max_retries`] |
+/// | `initial_backoff_ms` | [`RetryConfig::initial_backoff`] |
+/// | `max_backoff_ms` | [`RetryConfig::max_backoff`] |
+/// | `attempt_timeout_ms` | [`RetryConfig::attempt_timeout`] (`0` = none) |
+/// | `jitter` | [`RetryConfig::jitter`] (`true`/`false`) |
+/// | `part_size` | [`ObjectStorage::with_part_size`] (bytes) |
+/// | `max_parts_in_flight` | [`ObjectStorage::with_max_parts_in_flight`] |
+/// | `coalesce` | [`ObjectStorage::with_coalesce`] (bytes) |
+///
+/// or a configuration key of the object_store builder, spelled as
+/// object_store parses it (`AmazonS3ConfigKey`, `GoogleConfigKey`,
+/// `AzureConfigKey`: `endpoint`, `region`, `allow_http`,
+/// `access_key_id`, `secret_access_key`, `account_name`, ...). Credentials
+/// not given as options come from the environment (the builders'
+/// `from_env`). An unknown option is an [`Error::InvalidUrl`].
+///
+/// Stores built here install `seerstore::http::StatusConnector`
+/// (retryable HTTP statuses stay typed) and turn object_store's own retries
+/// off, so this crate's retry loop is the only one. An S3 store with a custom
+/// endpoint uses path-style requests and, unless configured otherwise,
+/// `copy_if_not_exists = multipart`.
+///
+/// Errors never echo credentials: the URL in [`Error::InvalidUrl`] has its
+/// user and password and every secret-looking query value replaced by `***`.
+///
+/// # Example
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -63,7 +65,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Storage>> {
     open_with(url, std::iter::empty::<(String, String)>()).await
 }
 
-/// Like [`open`], with more options besides those of the query string
+/// Like [`open`], with options besides those of the query string
 /// (the same names; an option given here overrides the query's).
 pub async fn open_with<I, K, V>(url: &str, options: I) -> Result<Arc<dyn Storage>>
 where

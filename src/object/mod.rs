@@ -40,12 +40,35 @@ const MAX_CONCURRENT_RANGES: usize = 10;
 /// [`Storage`] over any [`object_store::ObjectStore`], under an optional
 /// key prefix.
 ///
-/// Keys are used verbatim as object names under the prefix (see the key
-/// mapping in the `keys` module docs: `a b%#+=ü` is stored and listed as
-/// exactly that). [`ObjectMeta::version`] is an opaque token that carries
-/// both the ETag and the object version (`e:<etag>`, `v:<version>` or
-/// `b:<etag length>:<etag><version>`), which [`WriteMode::Update`] turns back
-/// into an `object_store::UpdateVersion`.
+/// # Keys
+///
+/// A key (checked by [`validate_path`](crate::path::validate_path) before
+/// any request) is used verbatim as the object name under the prefix:
+/// `Path::parse("<prefix>/<key>")`, with no percent-encoding added. So
+/// `a b/100%#x+y=z/ü` is stored under exactly that name, and `list` yields
+/// exactly that key. `Path::parse` refuses only what `validate_path`
+/// already refuses; a backend may refuse names of its own (object_store's
+/// `LocalFileSystem` refuses a last segment ending in `#` and digits, its
+/// staging-file pattern).
+///
+/// # Versions
+///
+/// [`ObjectMeta::version`] is an opaque token carrying both the ETag and the
+/// object version, since stores differ in which one a conditional put
+/// checks: `e:<etag>` (ETag only), `v:<version>` (version only), or
+/// `b:<etag length in bytes>:<etag><version>` (both); no token when the
+/// store reports neither. [`WriteMode::Update`] decodes it back into an
+/// `object_store::UpdateVersion`; a token that does not decode fails with
+/// [`Error::Precondition`] without writing.
+///
+/// # Conditional writes
+///
+/// `Create` and `Update` use `PutMode::Create`/`PutMode::Update`; a store
+/// without conditional puts answers [`Error::NotSupported`] (never a silent
+/// overwrite). A retried conditional write (attempt 2 or later) that meets
+/// `AlreadyExists`/`Precondition` reads the object back: if it holds exactly
+/// the bytes of this call, an earlier attempt landed and lost its answer,
+/// and the write is reported as a success with the object's metadata.
 ///
 /// How it differs from the local backend: `sync` is an `Ok` no-op (a
 /// successful PUT is durable); `list` resumes after a transient error with
