@@ -90,8 +90,24 @@ pub(crate) fn from_object_store(
                 source: Some(Box::new(err)),
             }
         }
+        object_store::Error::InvalidPath { source } => Error::InvalidPath {
+            op,
+            path,
+            reason: format!("refused by the object store: {source}"),
+        },
         other => {
-            let Transience { status, retryable } = transience(&other);
+            let Transience {
+                mut status,
+                retryable,
+            } = transience(&other);
+            // object_store maps these statuses to variants and drops the
+            // status itself; the variant says which it was.
+            status = status.or(match other {
+                object_store::Error::PermissionDenied { .. } => Some(403),
+                object_store::Error::Unauthenticated { .. } => Some(401),
+                object_store::Error::NotModified { .. } => Some(304),
+                _ => None,
+            });
             Error::ObjectStore {
                 op,
                 path,
@@ -186,6 +202,13 @@ mod tests {
             source: "no".into(),
         });
         assert!(!err.is_retryable());
+        assert_eq!(err.status(), Some(403));
+        let err = classify(object_store::Error::Unauthenticated {
+            path: "k".into(),
+            source: "no".into(),
+        });
+        assert!(!err.is_retryable());
+        assert_eq!(err.status(), Some(401));
         // The message text of the source is never what decides.
         let err = classify(generic(std::io::Error::other("503 SlowDown timeout")));
         assert!(!err.is_retryable());

@@ -257,8 +257,10 @@ impl ObjectStorage {
                         ..
                     }
                 ) {
-                    let size = self.head_location(op, key, location).await?.size;
-                    check_range(op, key, range, size)?;
+                    // One plain head, inside this attempt: no nested retries.
+                    if let Ok(meta) = store_head(self.store.as_ref(), location).await {
+                        check_range(op, key, range, meta.size)?;
+                    }
                 }
                 return Err(err);
             }
