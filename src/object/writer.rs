@@ -16,6 +16,7 @@
 //! on the current tokio runtime (`Handle::try_current`); dropped outside a
 //! runtime, the upload is left to the bucket's lifecycle rules.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -46,7 +47,7 @@ pub(crate) struct ObjectWriter {
     part_size: usize,
     max_parts_in_flight: usize,
     /// Data not yet handed to a part.
-    buffer: Vec<Bytes>,
+    buffer: VecDeque<Bytes>,
     buffered: usize,
     size: u64,
     upload: Option<Upload>,
@@ -80,7 +81,7 @@ impl ObjectWriter {
             retry,
             part_size: part_size.max(1),
             max_parts_in_flight: max_parts_in_flight.max(1),
-            buffer: Vec::new(),
+            buffer: VecDeque::new(),
             buffered: 0,
             size: 0,
             upload: None,
@@ -105,19 +106,13 @@ impl ObjectWriter {
         let mut part = Vec::new();
         let mut missing = len;
         while missing > 0 {
-            let Some(mut chunk) = self.buffer.first().cloned() else {
+            let Some(mut chunk) = self.buffer.pop_front() else {
                 break;
             };
-            if chunk.len() <= missing {
-                missing -= chunk.len();
-                self.buffer.remove(0);
-            } else {
-                let head = chunk.split_to(missing);
-                self.buffer[0] = chunk;
-                missing = 0;
-                part.push(head);
-                continue;
+            if chunk.len() > missing {
+                self.buffer.push_front(chunk.split_off(missing));
             }
+            missing -= chunk.len();
             part.push(chunk);
         }
         self.buffered -= len - missing;
@@ -248,7 +243,7 @@ impl StorageWriter for ObjectWriter {
         }
         self.size += chunk.len() as u64;
         self.buffered += chunk.len();
-        self.buffer.push(chunk);
+        self.buffer.push_back(chunk);
         let outcome = self.flush_full_parts().await;
         self.or_abort(outcome).await
     }
