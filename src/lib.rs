@@ -30,7 +30,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;
+#[cfg(feature = "http-connector")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http-connector")))]
+pub mod http;
 mod local;
+// MERGE NOTE: remove with src/local_stub.rs when LocalStorage implements Storage.
+mod local_stub;
 mod object;
 mod open;
 pub mod path;
@@ -44,6 +49,6 @@ pub mod conformance;
 pub use error::{Error, Operation, Result};
 pub use local::{LocalStorage, LocalStorageBuilder};
 pub use object::ObjectStorage;
-pub use open::open;
+pub use open::{open, open_with};
 pub use retry::RetryConfig;
 pub use storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};

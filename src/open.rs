@@ -1,9 +1,593 @@
-//! Opening a storage from a URL (to be implemented).
-use crate::{Result, Storage};
-use std::sync::Arc;
+//! Opening a storage from a URL: [`open`] and [`open_with`]; the schemes
+//! and options are documented on [`open`].
 
-/// Opens the storage a URL names.
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::{LocalStorage, ObjectStorage, RetryConfig, Storage};
+
+/// Opens the storage `url` names.
+///
+/// | URL | backend |
+/// | --- | --- |
+/// | `file:///abs/dir` | [`LocalStorage`] rooted at `/abs/dir` |
+/// | `memory://` (optionally `memory:///prefix`) | [`ObjectStorage`] over object_store's `InMemory` |
+/// | `s3://bucket/prefix` | [`ObjectStorage`] over S3 or an S3-compatible store (feature `aws`) |
+/// | `gs://bucket/prefix` | [`ObjectStorage`] over Google Cloud Storage (feature `gcp`) |
+/// | `az://container/prefix` | [`ObjectStorage`] over Azure Blob Storage (feature `azure`) |
+///
+/// Options come from the query string (`s3://b/p?endpoint=http://localhost:9000&allow_http=true`)
+/// and from [`open_with`]'s list. Each option is either one of this crate's:
+///
+/// | option | meaning |
+/// | --- | --- |
+/// | `max_retries` | [`RetryConfig::max_retries`] |
+/// | `initial_backoff_ms` | [`RetryConfig::initial_backoff`] |
+/// | `max_backoff_ms` | [`RetryConfig::max_backoff`] |
+/// | `attempt_timeout_ms` | [`RetryConfig::attempt_timeout`] (`0` = none) |
+/// | `jitter` | [`RetryConfig::jitter`] (`true`/`false`) |
+/// | `part_size` | [`ObjectStorage::with_part_size`] (bytes) |
+/// | `max_parts_in_flight` | [`ObjectStorage::with_max_parts_in_flight`] |
+/// | `coalesce` | [`ObjectStorage::with_coalesce`] (bytes) |
+///
+/// or a configuration key of the object_store builder, spelled as
+/// object_store parses it (`AmazonS3ConfigKey`, `GoogleConfigKey`,
+/// `AzureConfigKey`: `endpoint`, `region`, `allow_http`,
+/// `access_key_id`, `secret_access_key`, `account_name`, ...). Credentials
+/// not given as options come from the environment (the builders'
+/// `from_env`). An unknown option is an [`Error::InvalidUrl`].
+///
+/// Stores built here install `seerstore::http::StatusConnector`
+/// (retryable HTTP statuses stay typed) and turn object_store's own retries
+/// off, so this crate's retry loop is the only one. An S3 store with a custom
+/// endpoint uses path-style requests and, unless configured otherwise,
+/// `copy_if_not_exists = multipart`.
+///
+/// Errors never echo credentials: the URL in [`Error::InvalidUrl`] has its
+/// user and password and every secret-looking query value replaced by `***`.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> seerstore::Result<()> {
+/// use bytes::Bytes;
+/// let storage = seerstore::open("memory:///tenant-1?max_retries=0").await?;
+/// storage.write("MANIFEST", Bytes::from_static(b"v1")).await?;
+/// assert_eq!(storage.read("MANIFEST").await?, "v1");
+/// # Ok(())
+/// # }
+/// ```
 pub async fn open(url: &str) -> Result<Arc<dyn Storage>> {
-    let _ = url;
-    todo!("open")
+    open_with(url, std::iter::empty::<(String, String)>()).await
+}
+
+/// Like [`open`], with options besides those of the query string
+/// (the same names; an option given here overrides the query's).
+pub async fn open_with<I, K, V>(url: &str, options: I) -> Result<Arc<dyn Storage>>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: Into<String>,
+    V: Into<String>,
+{
+    let target = Target::parse(url, options)?;
+    target.open().await
+}
+
+/// A parsed storage URL, before anything is opened.
+#[derive(Debug)]
+struct Target {
+    redacted: String,
+    scheme: Scheme,
+    /// Bucket or container.
+    #[cfg_attr(
+        not(any(feature = "aws", feature = "gcp", feature = "azure")),
+        allow(dead_code)
+    )]
+    bucket: String,
+    /// The key prefix (the URL's path, decoded, without the leading `/`).
+    prefix: String,
+    retry: RetryConfig,
+    part_size: Option<usize>,
+    max_parts_in_flight: Option<usize>,
+    coalesce: Option<u64>,
+    /// Options for the object_store builder, in order.
+    store_options: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    File,
+    Memory,
+    S3,
+    Gcs,
+    Azure,
+}
+
+impl Target {
+    fn parse<I, K, V>(url: &str, extra: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let redacted = redact_url(url);
+        let invalid = |reason: String| Error::InvalidUrl {
+            url: redacted.clone(),
+            reason,
+            source: None,
+        };
+        let parsed = Url::parse(url).map_err(|e| Error::InvalidUrl {
+            url: redacted.clone(),
+            reason: format!("not a URL: {e}"),
+            source: Some(Box::new(e)),
+        })?;
+        let scheme = match parsed.scheme() {
+            "file" => Scheme::File,
+            "memory" => Scheme::Memory,
+            "s3" | "s3a" => Scheme::S3,
+            "gs" => Scheme::Gcs,
+            "az" | "azure" => Scheme::Azure,
+            other => {
+                return Err(invalid(format!(
+                    "unknown scheme {other:?} (expected file, memory, s3, gs or az)"
+                )))
+            }
+        };
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(invalid(
+                "credentials in the URL are not accepted; pass them as options or in the environment"
+                    .into(),
+            ));
+        }
+        if parsed.port().is_some() {
+            return Err(invalid("a port is not allowed here".into()));
+        }
+        if parsed.fragment().is_some() {
+            return Err(invalid("a fragment ('#...') is not allowed".into()));
+        }
+        let host = parsed.host_str().unwrap_or_default().to_owned();
+        let path = percent_decode(parsed.path())
+            .ok_or_else(|| invalid("the path is not valid percent-encoded UTF-8".into()))?;
+        let (bucket, prefix) = match scheme {
+            Scheme::File => {
+                if !host.is_empty() && host != "localhost" {
+                    return Err(invalid(format!(
+                        "file URLs take an absolute path (file:///abs/dir), not a host or relative path ({host:?})"
+                    )));
+                }
+                if !path.starts_with('/') {
+                    return Err(invalid("file URLs take an absolute path".into()));
+                }
+                (String::new(), path)
+            }
+            Scheme::Memory => {
+                if !host.is_empty() {
+                    return Err(invalid(
+                        "memory URLs take no host: memory:// or memory:///prefix".into(),
+                    ));
+                }
+                (String::new(), path.trim_start_matches('/').to_owned())
+            }
+            Scheme::S3 | Scheme::Gcs | Scheme::Azure => {
+                if host.is_empty() {
+                    return Err(invalid("missing bucket (or container) name".into()));
+                }
+                (host, path.trim_start_matches('/').to_owned())
+            }
+        };
+
+        let mut target = Target {
+            redacted: redacted.clone(),
+            scheme,
+            bucket,
+            prefix,
+            retry: RetryConfig::default(),
+            part_size: None,
+            max_parts_in_flight: None,
+            coalesce: None,
+            store_options: Vec::new(),
+        };
+        let query: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let extra = extra.into_iter().map(|(k, v)| (k.into(), v.into()));
+        for (key, value) in query.into_iter().chain(extra) {
+            target.option(&key, &value)?;
+        }
+        if scheme == Scheme::File && !target.store_options.is_empty() {
+            return Err(invalid(format!(
+                "file URLs take no store options (got {:?})",
+                target.store_options[0].0
+            )));
+        }
+        Ok(target)
+    }
+
+    fn invalid(&self, reason: String) -> Error {
+        Error::InvalidUrl {
+            url: self.redacted.clone(),
+            reason,
+            source: None,
+        }
+    }
+
+    /// Applies one option: ours, or kept for the store's builder.
+    fn option(&mut self, key: &str, value: &str) -> Result<()> {
+        let shown = if is_secret_key(key) { "***" } else { value };
+        let bad = |what: &str| format!("option {key}={shown:?}: expected {what}");
+        let millis = |this: &Self| {
+            value
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| this.invalid(bad("a number of milliseconds")))
+        };
+        match key {
+            "max_retries" => {
+                self.retry.max_retries =
+                    value.parse().map_err(|_| self.invalid(bad("a number")))?;
+            }
+            "initial_backoff_ms" => self.retry.initial_backoff = millis(self)?,
+            "max_backoff_ms" => self.retry.max_backoff = millis(self)?,
+            "attempt_timeout_ms" => {
+                let timeout = millis(self)?;
+                self.retry.attempt_timeout = (!timeout.is_zero()).then_some(timeout);
+            }
+            "jitter" => {
+                self.retry.jitter = value
+                    .parse()
+                    .map_err(|_| self.invalid(bad("true or false")))?;
+            }
+            "part_size" => {
+                self.part_size = Some(value.parse().map_err(|_| self.invalid(bad("bytes")))?);
+            }
+            "max_parts_in_flight" => {
+                self.max_parts_in_flight =
+                    Some(value.parse().map_err(|_| self.invalid(bad("a number")))?);
+            }
+            "coalesce" => {
+                self.coalesce = Some(value.parse().map_err(|_| self.invalid(bad("bytes")))?);
+            }
+            _ => {
+                self.check_store_key(key)?;
+                self.store_options.push((key.to_owned(), value.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a key the scheme's builder does not know.
+    fn check_store_key(&self, key: &str) -> Result<()> {
+        let known = match self.scheme {
+            Scheme::File | Scheme::Memory => false,
+            Scheme::S3 => cloud::s3_key_known(key),
+            Scheme::Gcs => cloud::gcs_key_known(key),
+            Scheme::Azure => cloud::azure_key_known(key),
+        };
+        if known {
+            Ok(())
+        } else {
+            Err(self.invalid(format!("unknown option {key:?}")))
+        }
+    }
+
+    fn object_storage(&self, store: Arc<dyn object_store::ObjectStore>) -> Result<ObjectStorage> {
+        let mut storage = ObjectStorage::new(store)
+            .try_with_prefix(self.prefix.clone())
+            .map_err(|e| Error::InvalidUrl {
+                url: self.redacted.clone(),
+                reason: "the path is not a valid key prefix".into(),
+                source: Some(Box::new(e)),
+            })?
+            .with_retry(self.retry.clone());
+        if let Some(part_size) = self.part_size {
+            storage = storage.with_part_size(part_size);
+        }
+        if let Some(max) = self.max_parts_in_flight {
+            storage = storage.with_max_parts_in_flight(max);
+        }
+        if let Some(coalesce) = self.coalesce {
+            storage = storage.with_coalesce(coalesce);
+        }
+        Ok(storage)
+    }
+
+    async fn open(self) -> Result<Arc<dyn Storage>> {
+        let store: Arc<dyn object_store::ObjectStore> = match self.scheme {
+            Scheme::File => {
+                let local = LocalStorage::open(&self.prefix).await?;
+                return Ok(Arc::new(local));
+            }
+            Scheme::Memory => Arc::new(object_store::memory::InMemory::new()),
+            Scheme::S3 => cloud::s3(&self)?,
+            Scheme::Gcs => cloud::gcs(&self)?,
+            Scheme::Azure => cloud::azure(&self)?,
+        };
+        Ok(Arc::new(self.object_storage(store)?))
+    }
+
+    /// An error building the store, credentials kept out.
+    #[allow(dead_code)]
+    fn build_error(&self, err: object_store::Error) -> Error {
+        Error::InvalidUrl {
+            url: self.redacted.clone(),
+            reason: "the object store could not be configured".into(),
+            source: Some(Box::new(err)),
+        }
+    }
+}
+
+/// The builders of the cloud backends, each behind its cargo feature.
+mod cloud {
+    use super::*;
+
+    #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+    fn no_retries() -> object_store::RetryConfig {
+        object_store::RetryConfig {
+            max_retries: 0,
+            ..object_store::RetryConfig::default()
+        }
+    }
+
+    #[cfg(feature = "aws")]
+    pub(super) fn s3_key_known(key: &str) -> bool {
+        key.parse::<object_store::aws::AmazonS3ConfigKey>().is_ok()
+    }
+
+    #[cfg(feature = "aws")]
+    pub(super) fn s3(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+        use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3CopyIfNotExists};
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&target.bucket);
+        let mut has_endpoint = false;
+        let mut set_style = false;
+        let mut set_copy = false;
+        for (key, value) in &target.store_options {
+            let key: AmazonS3ConfigKey = key.parse().map_err(|e| target.build_error(e))?;
+            match key {
+                AmazonS3ConfigKey::Endpoint => has_endpoint = true,
+                AmazonS3ConfigKey::VirtualHostedStyleRequest => set_style = true,
+                AmazonS3ConfigKey::CopyIfNotExists => set_copy = true,
+                _ => {}
+            }
+            builder = builder.with_config(key, value);
+        }
+        has_endpoint |= builder
+            .get_config_value(&AmazonS3ConfigKey::Endpoint)
+            .is_some();
+        if has_endpoint {
+            if !set_style {
+                builder = builder.with_virtual_hosted_style_request(false);
+            }
+            if !set_copy {
+                builder = builder.with_copy_if_not_exists(S3CopyIfNotExists::Multipart);
+            }
+        }
+        let store = builder
+            .with_http_connector(crate::http::StatusConnector)
+            .with_retry(no_retries())
+            .build()
+            .map_err(|e| target.build_error(e))?;
+        Ok(Arc::new(store))
+    }
+
+    #[cfg(not(feature = "aws"))]
+    pub(super) fn s3_key_known(_: &str) -> bool {
+        true
+    }
+
+    #[cfg(not(feature = "aws"))]
+    pub(super) fn s3(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+        Err(target.invalid("s3:// needs seerstore's cargo feature \"aws\"".into()))
+    }
+
+    #[cfg(feature = "gcp")]
+    pub(super) fn gcs_key_known(key: &str) -> bool {
+        key.parse::<object_store::gcp::GoogleConfigKey>().is_ok()
+    }
+
+    #[cfg(feature = "gcp")]
+    pub(super) fn gcs(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+        use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+        let mut builder = GoogleCloudStorageBuilder::from_env().with_bucket_name(&target.bucket);
+        for (key, value) in &target.store_options {
+            let key: GoogleConfigKey = key.parse().map_err(|e| target.build_error(e))?;
+            builder = builder.with_config(key, value);
+        }
+        let store = builder
+            .with_http_connector(crate::http::StatusConnector)
+            .with_retry(no_retries())
+            .build()
+            .map_err(|e| target.build_error(e))?;
+        Ok(Arc::new(store))
+    }
+
+    #[cfg(not(feature = "gcp"))]
+    pub(super) fn gcs_key_known(_: &str) -> bool {
+        true
+    }
+
+    #[cfg(not(feature = "gcp"))]
+    pub(super) fn gcs(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+        Err(target.invalid("gs:// needs seerstore's cargo feature \"gcp\"".into()))
+    }
+
+    #[cfg(feature = "azure")]
+    pub(super) fn azure_key_known(key: &str) -> bool {
+        key.parse::<object_store::azure::AzureConfigKey>().is_ok()
+    }
+
+    #[cfg(feature = "azure")]
+    pub(super) fn azure(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+        use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+        let mut builder = MicrosoftAzureBuilder::from_env().with_container_name(&target.bucket);
+        for (key, value) in &target.store_options {
+            let key: AzureConfigKey = key.parse().map_err(|e| target.build_error(e))?;
+            builder = builder.with_config(key, value);
+        }
+        let store = builder
+            .with_http_connector(crate::http::StatusConnector)
+            .with_retry(no_retries())
+            .build()
+            .map_err(|e| target.build_error(e))?;
+        Ok(Arc::new(store))
+    }
+
+    #[cfg(not(feature = "azure"))]
+    pub(super) fn azure_key_known(_: &str) -> bool {
+        true
+    }
+
+    #[cfg(not(feature = "azure"))]
+    pub(super) fn azure(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+        Err(target.invalid("az:// needs seerstore's cargo feature \"azure\"".into()))
+    }
+}
+
+/// Whether an option's value should never be shown.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "secret",
+        "token",
+        "sas",
+        "password",
+        "key",
+        "sig",
+        "credential",
+        "auth",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// `url` with its user, password and secret-looking query values replaced
+/// by `***`. Works on text that does not parse as a URL too.
+pub(crate) fn redact_url(url: &str) -> String {
+    let (before_fragment, fragment) = match url.split_once('#') {
+        Some((head, _)) => (head, Some("***")),
+        None => (url, None),
+    };
+    let (base, query) = match before_fragment.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (before_fragment, None),
+    };
+    let mut out = String::with_capacity(url.len());
+    match base.split_once("://") {
+        Some((scheme, rest)) => {
+            out.push_str(scheme);
+            out.push_str("://");
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((_, host)) => {
+                    out.push_str("***@");
+                    out.push_str(host);
+                }
+                None => out.push_str(authority),
+            }
+            out.push_str(path);
+        }
+        None => out.push_str(base),
+    }
+    if let Some(query) = query {
+        out.push('?');
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if is_secret_key(&percent_decode(key).unwrap_or_default()) => {
+                    format!("{key}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push_str(&pairs.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+/// Decodes `%XX` escapes; `None` if an escape is malformed or the result is
+/// not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(url: &str) -> Result<Target> {
+        Target::parse(url, std::iter::empty::<(String, String)>())
+    }
+
+    #[test]
+    fn redaction_hides_credentials() {
+        let url = "s3://AKIA:hunter2@bucket/p?secret_access_key=SECRET1&session_token=TOK2&region=eu-west-1&sas=SIG3";
+        let redacted = redact_url(url);
+        for secret in ["AKIA", "hunter2", "SECRET1", "TOK2", "SIG3"] {
+            assert!(!redacted.contains(secret), "{redacted}");
+        }
+        assert!(redacted.contains("region=eu-west-1"), "{redacted}");
+        assert!(redacted.starts_with("s3://***@bucket/p?"), "{redacted}");
+        assert!(!redact_url("not a url ?token=abc").contains("abc"));
+    }
+
+    #[test]
+    fn retry_options_are_ours() {
+        let target = parse(
+            "memory:///t?max_retries=7&attempt_timeout_ms=0&jitter=false&initial_backoff_ms=5",
+        )
+        .expect("parses");
+        assert_eq!(target.retry.max_retries, 7);
+        assert_eq!(target.retry.attempt_timeout, None);
+        assert!(!target.retry.jitter);
+        assert_eq!(target.retry.initial_backoff, Duration::from_millis(5));
+        assert_eq!(target.prefix, "t");
+    }
+
+    #[test]
+    fn paths_are_decoded() {
+        let target = parse("memory:///a%20b/c").expect("parses");
+        assert_eq!(target.prefix, "a b/c");
+        let target = parse("file:///var/lib/db").expect("parses");
+        assert_eq!(target.prefix, "/var/lib/db");
+    }
+
+    #[test]
+    fn bad_urls_are_invalid_url() {
+        for url in [
+            "ftp://x/y",
+            "file://relative/dir",
+            "memory://host",
+            "s3:///prefix",
+            "s3://bucket:99/p",
+            "s3://bucket:notaport/p",
+            "memory://?bogus=1",
+            "file:///x?region=eu",
+            "memory://?max_retries=many",
+            "nonsense",
+        ] {
+            assert!(matches!(parse(url), Err(Error::InvalidUrl { .. })), "{url}");
+        }
+    }
 }

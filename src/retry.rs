@@ -3,7 +3,10 @@
 //! This is the only module that uses the `backoff` crate, so replacing it
 //! would touch this file alone.
 
+use std::future::Future;
 use std::time::Duration;
+
+use crate::error::{Error, Operation, Result};
 
 /// How transient failures are retried, and how long one attempt may take.
 ///
@@ -92,5 +95,266 @@ impl RetryConfig {
     pub fn with_attempt_timeout(mut self, attempt_timeout: Option<Duration>) -> Self {
         self.attempt_timeout = attempt_timeout;
         self
+    }
+}
+
+/// A [`backoff::backoff::Backoff`] that gives up after `max_retries` delays.
+///
+/// `ExponentialBackoff` alone bounds retries by elapsed time; we bound them by
+/// count, so `max_retries: 0` means exactly one attempt.
+#[derive(Debug)]
+struct Limited {
+    inner: backoff::ExponentialBackoff,
+    retries_left: u32,
+}
+
+impl backoff::backoff::Backoff for Limited {
+    fn next_backoff(&mut self) -> Option<Duration> {
+        if self.retries_left == 0 {
+            return None;
+        }
+        self.retries_left -= 1;
+        self.inner.next_backoff()
+    }
+
+    fn reset(&mut self) {
+        self.inner.reset();
+    }
+}
+
+impl RetryConfig {
+    fn policy(&self) -> Limited {
+        let randomization_factor = if self.jitter { 0.5 } else { 0.0 };
+        let inner = backoff::ExponentialBackoff {
+            current_interval: self.initial_backoff,
+            initial_interval: self.initial_backoff,
+            randomization_factor,
+            multiplier: self.multiplier,
+            max_interval: self.max_backoff,
+            max_elapsed_time: None,
+            ..backoff::ExponentialBackoff::default()
+        };
+        Limited {
+            inner,
+            retries_left: self.max_retries,
+        }
+    }
+}
+
+/// The delays between retries of one call, for loops that cannot be written
+/// as a closure (a `list` stream resuming after a transient error).
+#[derive(Debug)]
+pub(crate) struct RetryState {
+    policy: Limited,
+}
+
+impl RetryState {
+    pub(crate) fn new(config: &RetryConfig) -> Self {
+        Self {
+            policy: config.policy(),
+        }
+    }
+
+    /// The delay before the next retry, or `None` once the retries are used up.
+    pub(crate) fn next_delay(&mut self) -> Option<Duration> {
+        backoff::backoff::Backoff::next_backoff(&mut self.policy)
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails permanently, or the retries in
+/// `config` are used up; returns the last error then.
+///
+/// `attempt` gets the attempt number (1 for the first). Each attempt is
+/// bounded by `config.attempt_timeout` ([`Error::Timeout`], which is
+/// retryable); only errors with [`Error::is_retryable`] are retried.
+pub(crate) async fn retry<T, F, Fut>(
+    config: &RetryConfig,
+    op: Operation,
+    path: &str,
+    mut attempt: F,
+) -> Result<T>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let mut number = 0u32;
+    let attempt_timeout = config.attempt_timeout;
+    // `retry_notify` creates the next attempt's future before sleeping; the
+    // mutex lets the future call `attempt` only once the delay is over, so no
+    // work of an attempt (not even its synchronous part) precedes its delay.
+    let attempt = &std::sync::Mutex::new(&mut attempt);
+    let operation = || {
+        number += 1;
+        let this_attempt = number;
+        async move {
+            let fut = match attempt.lock() {
+                Ok(mut attempt) => (*attempt)(this_attempt),
+                Err(poisoned) => (*poisoned.into_inner())(this_attempt),
+            };
+            let outcome = match attempt_timeout {
+                Some(timeout) => match tokio::time::timeout(timeout, fut).await {
+                    Ok(outcome) => outcome,
+                    Err(_elapsed) => Err(Error::Timeout {
+                        op,
+                        path: path.to_owned(),
+                        timeout,
+                    }),
+                },
+                None => fut.await,
+            };
+            outcome.map_err(|err| {
+                if err.is_retryable() {
+                    backoff::Error::transient(err)
+                } else {
+                    backoff::Error::permanent(err)
+                }
+            })
+        }
+    };
+    backoff::future::retry_notify(config.policy(), operation, |_err, _delay| {}).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Mutex;
+
+    fn transient() -> Error {
+        Error::Timeout {
+            op: Operation::Read,
+            path: "k".into(),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn config(max_retries: u32) -> RetryConfig {
+        RetryConfig {
+            max_retries,
+            jitter: false,
+            ..RetryConfig::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_are_retried_up_to_the_limit() {
+        let calls = AtomicU32::new(0);
+        let out: Result<()> = retry(&config(3), Operation::Read, "k", |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(transient()) }
+        })
+        .await;
+        assert!(matches!(out, Err(Error::Timeout { .. })));
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn success_after_transient_errors_is_returned() {
+        let out = retry(&config(3), Operation::Read, "k", |n| async move {
+            if n < 3 {
+                Err(transient())
+            } else {
+                Ok(n)
+            }
+        })
+        .await;
+        assert_eq!(out.ok(), Some(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permanent_errors_are_not_retried() {
+        let calls = AtomicU32::new(0);
+        let out: Result<()> = retry(&config(3), Operation::Read, "k", |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(Error::not_found(Operation::Read, "k")) }
+        })
+        .await;
+        assert!(matches!(out, Err(Error::NotFound { .. })));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_retries_is_one_attempt() {
+        let calls = AtomicU32::new(0);
+        let out: Result<()> = retry(&config(0), Operation::Read, "k", |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(transient()) }
+        })
+        .await;
+        assert!(out.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delays_grow_and_are_capped() {
+        let config = RetryConfig {
+            max_retries: 6,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+            jitter: false,
+            attempt_timeout: None,
+            multiplier: 2.0,
+        };
+        let starts = Mutex::new(Vec::new());
+        let begin = tokio::time::Instant::now();
+        let _: Result<()> = retry(&config, Operation::Read, "k", |_| {
+            starts
+                .lock()
+                .expect("lock")
+                .push(begin.elapsed().as_millis());
+            async { Err(transient()) }
+        })
+        .await;
+        let starts = starts.into_inner().expect("lock");
+        let gaps: Vec<u128> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(gaps, vec![100, 200, 400, 500, 500, 500]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jitter_stays_within_half_of_the_delay() {
+        let config = RetryConfig {
+            max_retries: 1,
+            initial_backoff: Duration::from_millis(1000),
+            jitter: true,
+            attempt_timeout: None,
+            ..RetryConfig::default()
+        };
+        let begin = tokio::time::Instant::now();
+        let _: Result<()> = retry(&config, Operation::Read, "k", |_| async {
+            Err(transient())
+        })
+        .await;
+        let waited = begin.elapsed();
+        assert!(waited >= Duration::from_millis(500) && waited <= Duration::from_millis(1500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_attempt_times_out_and_is_retried() {
+        let config = RetryConfig {
+            max_retries: 2,
+            attempt_timeout: Some(Duration::from_secs(1)),
+            jitter: false,
+            ..RetryConfig::default()
+        };
+        let out = retry(&config, Operation::Read, "k", |n| async move {
+            if n == 1 {
+                futures::future::pending::<()>().await;
+            }
+            Ok(n)
+        })
+        .await;
+        assert_eq!(out.ok(), Some(2));
+
+        let out: Result<()> = retry(&config, Operation::Read, "k", |_| {
+            futures::future::pending::<Result<()>>()
+        })
+        .await;
+        match out {
+            Err(Error::Timeout { timeout, path, .. }) => {
+                assert_eq!(timeout, Duration::from_secs(1));
+                assert_eq!(path, "k");
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
     }
 }

@@ -1,0 +1,656 @@
+//! The object-store backend: [`ObjectStorage`] over any
+//! [`object_store::ObjectStore`] (S3, GCS, Azure, S3-compatible stores,
+//! `InMemory`, `LocalFileSystem`).
+//!
+//! Every request goes through the crate's one retry loop
+//! ([`RetryConfig`]), one attempt at a time, each bounded by
+//! `attempt_timeout` (response bodies are read inside the attempt). Errors
+//! are classified from typed errors only (see `classify`).
+
+mod classify;
+mod keys;
+mod writer;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPayload};
+
+use crate::error::{Error, Operation, Result};
+use crate::retry::{retry, RetryConfig, RetryState};
+use crate::storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+
+pub(crate) use classify::from_object_store;
+use keys::{decode_version, encode_version, Prefix};
+use writer::ObjectWriter;
+
+/// Default part size of streaming uploads: 8 MiB (S3's minimum is 5 MiB).
+pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+/// Default number of parts uploading at once.
+pub const DEFAULT_MAX_PARTS_IN_FLIGHT: usize = 4;
+/// Default gap below which `read_ranges` merges two ranges: 1 MiB.
+pub const DEFAULT_COALESCE: u64 = 1024 * 1024;
+/// Merged ranges of one `read_ranges` call fetched at once.
+const MAX_CONCURRENT_RANGES: usize = 10;
+
+/// [`Storage`] over any [`object_store::ObjectStore`], under an optional
+/// key prefix.
+///
+/// # Keys
+///
+/// A key (checked by [`validate_path`](crate::path::validate_path) before
+/// any request) is used verbatim as the object name under the prefix:
+/// `Path::parse("<prefix>/<key>")`, with no percent-encoding added. So
+/// `a b/100%#x+y=z/ü` is stored under exactly that name, and `list` yields
+/// exactly that key. `Path::parse` refuses only what `validate_path`
+/// already refuses; a backend may refuse names of its own (object_store's
+/// `LocalFileSystem` refuses a last segment ending in `#` and digits, its
+/// staging-file pattern).
+///
+/// # Versions
+///
+/// [`ObjectMeta::version`] is an opaque token carrying both the ETag and the
+/// object version, since stores differ in which one a conditional put
+/// checks: `e:<etag>` (ETag only), `v:<version>` (version only), or
+/// `b:<etag length in bytes>:<etag><version>` (both); no token when the
+/// store reports neither. [`WriteMode::Update`] decodes it back into an
+/// `object_store::UpdateVersion`; a token that does not decode fails with
+/// [`Error::Precondition`] without writing.
+///
+/// # Conditional writes
+///
+/// `Create` and `Update` use `PutMode::Create`/`PutMode::Update`; a store
+/// without conditional puts answers [`Error::NotSupported`] (never a silent
+/// overwrite). A retried conditional write (attempt 2 or later) that meets
+/// `AlreadyExists`/`Precondition` reads the object back: if it holds exactly
+/// the bytes of this call, an earlier attempt landed and lost its answer,
+/// and the write is reported as a success with the object's metadata.
+///
+/// How it differs from the local backend: `sync` is an `Ok` no-op (a
+/// successful PUT is durable); `list` resumes after a transient error with
+/// `list_with_offset` after the last key yielded, which assumes the store
+/// lists in lexicographic order (S3, GCS and Azure do; `LocalFileSystem`
+/// does not, so a resumed listing there may miss keys); parts of a
+/// streaming upload are not retried individually.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> seerstore::Result<()> {
+/// use std::sync::Arc;
+/// use bytes::Bytes;
+/// use seerstore::{ObjectStorage, RetryConfig, Storage};
+///
+/// let storage = ObjectStorage::new(Arc::new(object_store::memory::InMemory::new()))
+///     .with_prefix("tenant-1/sst")
+///     .with_retry(RetryConfig::default());
+/// storage.write("L0/000001.sst", Bytes::from_static(b"block0block1")).await?;
+/// assert_eq!(storage.read_range("L0/000001.sst", 6..12).await?, "block1");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct ObjectStorage {
+    store: Arc<dyn ObjectStore>,
+    prefix: Prefix,
+    retry: RetryConfig,
+    part_size: usize,
+    max_parts_in_flight: usize,
+    coalesce: u64,
+}
+
+impl std::fmt::Debug for ObjectStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStorage")
+            .field("store", &format_args!("{}", self.store))
+            .field("prefix", &self.prefix.as_str())
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ObjectStorage {
+    /// Wraps `store`, with no prefix, the default [`RetryConfig`], 8 MiB
+    /// parts, 4 parts in flight and a 1 MiB coalescing gap.
+    ///
+    /// # A store you build yourself
+    ///
+    /// * object_store 0.14 keeps the HTTP status of a failed request in a
+    ///   private error type, and maps only some statuses to variants
+    ///   (404 → `NotFound`, 412 → `Precondition`, ...). For a store you
+    ///   build, HTTP statuses that object_store does not map to a variant
+    ///   (408, 429, 5xx) cannot be downcast, so such failures are
+    ///   classified by transport kind only (connection errors and timeouts
+    ///   are retried; a bare 503 is not). Stores made by
+    ///   [`seerstore::open`](crate::open) install an HTTP connector that
+    ///   keeps those statuses typed (feature `http-connector`, on with
+    ///   `aws`/`gcp`/`azure`), which you can also install yourself with
+    ///   `with_http_connector(seerstore::http::StatusConnector)`.
+    /// * object_store's HTTP client retries by itself (10 times by default).
+    ///   Those retries multiply with this crate's (up to 11 × (1 +
+    ///   `max_retries`) requests, and `attempt_timeout` may cut an attempt
+    ///   in the middle of the inner retries). Build your store with
+    ///   `.with_retry(object_store::RetryConfig { max_retries: 0, .. })`, or
+    ///   use [`seerstore::open`](crate::open), which does.
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self {
+            store,
+            prefix: Prefix::Valid(String::new()),
+            retry: RetryConfig::default(),
+            part_size: DEFAULT_PART_SIZE,
+            max_parts_in_flight: DEFAULT_MAX_PARTS_IN_FLIGHT,
+            coalesce: DEFAULT_COALESCE,
+        }
+    }
+
+    /// Keeps every key under `prefix` (`""` = none; one trailing `/` is
+    /// dropped). An invalid prefix (per the key rules) does not panic: every
+    /// later call fails with [`Error::InvalidPath`]. Use
+    /// [`try_with_prefix`](Self::try_with_prefix) to learn it at once.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Prefix::new(prefix.into());
+        self
+    }
+
+    /// Like [`with_prefix`](Self::with_prefix), but an invalid prefix is an
+    /// [`Error::InvalidPath`] here.
+    pub fn try_with_prefix(self, prefix: impl Into<String>) -> Result<Self> {
+        let this = self.with_prefix(prefix);
+        match &this.prefix {
+            Prefix::Valid(_) => Ok(this),
+            Prefix::Invalid { prefix, reason } => Err(Error::invalid_path(
+                Operation::Open,
+                prefix.clone(),
+                reason.clone(),
+            )),
+        }
+    }
+
+    /// Sets the retry policy.
+    #[must_use]
+    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the part size of streaming uploads (S3 needs at least 5 MiB for
+    /// every part but the last). Objects smaller than one part are written
+    /// with a single `put`.
+    #[must_use]
+    pub fn with_part_size(mut self, part_size: usize) -> Self {
+        self.part_size = part_size.max(1);
+        self
+    }
+
+    /// Sets how many parts of one streaming upload may upload at once.
+    #[must_use]
+    pub fn with_max_parts_in_flight(mut self, max_parts_in_flight: usize) -> Self {
+        self.max_parts_in_flight = max_parts_in_flight.max(1);
+        self
+    }
+
+    /// Sets the gap below which `read_ranges` merges two ranges into one
+    /// request.
+    #[must_use]
+    pub fn with_coalesce(mut self, coalesce: u64) -> Self {
+        self.coalesce = coalesce;
+        self
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The retry policy.
+    pub fn retry_config(&self) -> &RetryConfig {
+        &self.retry
+    }
+
+    fn meta(&self, key: &str, meta: &object_store::ObjectMeta) -> ObjectMeta {
+        ObjectMeta::new(key, meta.size)
+            .with_version(encode_version(
+                meta.e_tag.as_deref(),
+                meta.version.as_deref(),
+            ))
+            .with_last_modified(Some(meta.last_modified.into()))
+    }
+
+    async fn head_location(&self, op: Operation, key: &str, location: &Path) -> Result<ObjectMeta> {
+        retry(&self.retry, op, key, |_| async move {
+            let meta = store_head(self.store.as_ref(), location)
+                .await
+                .map_err(|e| from_object_store(op, key, None, e))?;
+            Ok(self.meta(key, &meta))
+        })
+        .await
+    }
+
+    /// One attempt at a ranged GET of a non-empty range, body included.
+    /// Returns the bytes and the object's size.
+    async fn get_range_once(
+        &self,
+        op: Operation,
+        key: &str,
+        location: &Path,
+        range: &Range<u64>,
+    ) -> Result<(Bytes, u64)> {
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range.clone())),
+            ..GetOptions::default()
+        };
+        let result = match self.store.get_opts(location, options).await {
+            Ok(result) => result,
+            Err(err) => {
+                let err = from_object_store(op, key, None, err);
+                // Stores disagree on a range past the end (S3 answers 416 or
+                // the tail, InMemory and LocalFileSystem error): a permanent
+                // failure of a ranged read is checked against the size.
+                if matches!(
+                    err,
+                    Error::ObjectStore {
+                        retryable: false,
+                        ..
+                    }
+                ) {
+                    // One plain head, inside this attempt: no nested retries.
+                    if let Ok(meta) = store_head(self.store.as_ref(), location).await {
+                        check_range(op, key, range, meta.size)?;
+                    }
+                }
+                return Err(err);
+            }
+        };
+        let size = result.meta.size;
+        check_range(op, key, range, size)?;
+        let bytes = result
+            .bytes()
+            .await
+            .map_err(|e| from_object_store(op, key, None, e))?;
+        let expected = range.end - range.start;
+        if bytes.len() as u64 != expected {
+            return Err(Error::io(
+                op,
+                key,
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("asked for {expected} bytes, got {}", bytes.len()),
+                ),
+            ));
+        }
+        Ok((bytes, size))
+    }
+
+    async fn get_range(
+        &self,
+        op: Operation,
+        key: &str,
+        location: &Path,
+        range: Range<u64>,
+    ) -> Result<(Bytes, u64)> {
+        let range = &range;
+        retry(&self.retry, op, key, |_| {
+            self.get_range_once(op, key, location, range)
+        })
+        .await
+    }
+
+    /// Writes once; a retried conditional write that conflicts is checked
+    /// against the object's bytes (our earlier attempt may have landed).
+    async fn put_once(
+        &self,
+        attempt: u32,
+        key: &str,
+        location: &Path,
+        data: &Bytes,
+        mode: &WriteMode,
+        put_mode: &PutMode,
+    ) -> Result<ObjectMeta> {
+        let op = Operation::Write;
+        let options = PutOptions {
+            mode: put_mode.clone(),
+            ..PutOptions::default()
+        };
+        let expected = match mode {
+            WriteMode::Update(v) => Some(v.as_str()),
+            _ => None,
+        };
+        match self
+            .store
+            .put_opts(location, PutPayload::from(data.clone()), options)
+            .await
+        {
+            Ok(result) => Ok(
+                ObjectMeta::new(key, data.len() as u64).with_version(encode_version(
+                    result.e_tag.as_deref(),
+                    result.version.as_deref(),
+                )),
+            ),
+            Err(err) => {
+                let err = from_object_store(op, key, expected, err);
+                let conflict = err.is_already_exists() || err.is_precondition();
+                if attempt < 2 || !conflict {
+                    return Err(err);
+                }
+                // An earlier attempt may have landed and lost its answer.
+                let current = match store_get(self.store.as_ref(), location).await {
+                    Ok(current) => current,
+                    Err(object_store::Error::NotFound { .. }) => return Err(err),
+                    Err(e) => return Err(from_object_store(op, key, None, e)),
+                };
+                let meta = self.meta(key, &current.meta);
+                let bytes = current
+                    .bytes()
+                    .await
+                    .map_err(|e| from_object_store(op, key, None, e))?;
+                if bytes == *data {
+                    Ok(meta)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+/// `ObjectStoreExt`'s helpers return futures that are not `Send`; these
+/// call the trait's own methods instead.
+async fn store_head(
+    store: &dyn ObjectStore,
+    location: &Path,
+) -> object_store::Result<object_store::ObjectMeta> {
+    let options = GetOptions {
+        head: true,
+        ..GetOptions::default()
+    };
+    Ok(store.get_opts(location, options).await?.meta)
+}
+
+async fn store_get(
+    store: &dyn ObjectStore,
+    location: &Path,
+) -> object_store::Result<object_store::GetResult> {
+    store.get_opts(location, GetOptions::default()).await
+}
+
+async fn store_delete(store: &dyn ObjectStore, location: &Path) -> object_store::Result<()> {
+    let location = location.clone();
+    let mut deleted = store.delete_stream(stream::once(async move { Ok(location) }).boxed());
+    while deleted.try_next().await?.is_some() {}
+    Ok(())
+}
+
+/// Ranges merged when less than `coalesce` apart, sorted by start.
+fn merge_ranges(ranges: &[Range<u64>], coalesce: u64) -> Vec<Range<u64>> {
+    let mut sorted: Vec<Range<u64>> = ranges.iter().filter(|r| r.start < r.end).cloned().collect();
+    sorted.sort_unstable_by_key(|r| r.start);
+    let mut merged: Vec<Range<u64>> = Vec::with_capacity(sorted.len());
+    for range in sorted {
+        match merged.last_mut() {
+            Some(last) if range.start <= last.end.saturating_add(coalesce) => {
+                last.end = last.end.max(range.end);
+            }
+            _ => merged.push(range),
+        }
+    }
+    merged
+}
+
+#[async_trait]
+impl Storage for ObjectStorage {
+    async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
+        let op = Operation::ReadRange;
+        let location = self.prefix.object_path(op, path)?;
+        if range.start > range.end {
+            return Err(Error::InvalidRange {
+                op,
+                path: path.to_owned(),
+                range,
+                size: None,
+            });
+        }
+        if range.start == range.end {
+            let size = self.head_location(op, path, &location).await?.size;
+            check_range(op, path, &range, size)?;
+            return Ok(Bytes::new());
+        }
+        Ok(self.get_range(op, path, &location, range).await?.0)
+    }
+
+    async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let op = Operation::ReadRanges;
+        let location = self.prefix.object_path(op, path)?;
+        if let Some(bad) = ranges.iter().find(|r| r.start > r.end) {
+            return Err(Error::InvalidRange {
+                op,
+                path: path.to_owned(),
+                range: bad.clone(),
+                size: None,
+            });
+        }
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let merged = merge_ranges(ranges, self.coalesce);
+        let location = &location;
+        let fetched: Vec<(Bytes, u64)> = stream::iter(merged.iter().cloned())
+            .map(|range| self.get_range(op, path, location, range))
+            .buffered(MAX_CONCURRENT_RANGES)
+            .try_collect()
+            .await?;
+        let size = match fetched.first() {
+            Some((_, size)) => *size,
+            None => self.head_location(op, path, location).await?.size,
+        };
+        let mut out = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            check_range(op, path, range, size)?;
+            if range.start == range.end {
+                out.push(Bytes::new());
+                continue;
+            }
+            let index = merged.partition_point(|m| m.start <= range.start) - 1;
+            let (bytes, _) = &fetched[index];
+            let offset = merged[index].start;
+            let start = usize::try_from(range.start - offset).unwrap_or(usize::MAX);
+            let end = usize::try_from(range.end - offset).unwrap_or(usize::MAX);
+            if end > bytes.len() {
+                // The object changed size between requests.
+                return Err(Error::InvalidRange {
+                    op,
+                    path: path.to_owned(),
+                    range: range.clone(),
+                    size: Some(bytes.len() as u64 + offset),
+                });
+            }
+            out.push(bytes.slice(start..end));
+        }
+        Ok(out)
+    }
+
+    async fn read(&self, path: &str) -> Result<Bytes> {
+        let op = Operation::Read;
+        let location = &self.prefix.object_path(op, path)?;
+        retry(&self.retry, op, path, |_| async move {
+            let result = store_get(self.store.as_ref(), location)
+                .await
+                .map_err(|e| from_object_store(op, path, None, e))?;
+            result
+                .bytes()
+                .await
+                .map_err(|e| from_object_store(op, path, None, e))
+        })
+        .await
+    }
+
+    async fn head(&self, path: &str) -> Result<ObjectMeta> {
+        let op = Operation::Head;
+        let location = self.prefix.object_path(op, path)?;
+        self.head_location(op, path, &location).await
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool> {
+        let op = Operation::Exists;
+        let location = self.prefix.object_path(op, path)?;
+        match self.head_location(op, path, &location).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn write(&self, path: &str, data: Bytes) -> Result<ObjectMeta> {
+        self.write_with(path, data, WriteMode::Overwrite).await
+    }
+
+    async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
+        let op = Operation::Write;
+        let location = &self.prefix.object_path(op, path)?;
+        let put_mode = &match &mode {
+            WriteMode::Overwrite => PutMode::Overwrite,
+            WriteMode::Create => PutMode::Create,
+            WriteMode::Update(token) => match decode_version(token) {
+                Some(version) => PutMode::Update(version),
+                None => {
+                    return Err(Error::Precondition {
+                        op,
+                        path: path.to_owned(),
+                        expected: token.clone(),
+                        source: Some("not a version token of this backend".into()),
+                    })
+                }
+            },
+        };
+        let (data, mode) = (&data, &mode);
+        retry(&self.retry, op, path, |attempt| {
+            self.put_once(attempt, path, location, data, mode, put_mode)
+        })
+        .await
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
+        let op = Operation::Writer;
+        let location = self.prefix.object_path(op, path)?;
+        Ok(Box::new(ObjectWriter::new(
+            Arc::clone(&self.store),
+            location,
+            path.to_owned(),
+            self.retry.clone(),
+            self.part_size,
+            self.max_parts_in_flight,
+        )))
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        let op = Operation::Delete;
+        let location = &self.prefix.object_path(op, path)?;
+        retry(&self.retry, op, path, |_| async move {
+            match store_delete(self.store.as_ref(), location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(from_object_store(op, path, None, e)),
+            }
+        })
+        .await
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
+        let list_path = match self.prefix.list_path(prefix) {
+            Ok(list_path) => list_path,
+            Err(e) => return stream::once(async move { Err(e) }).boxed(),
+        };
+        let state = ListState {
+            inner: self.store.list(list_path.as_ref()),
+            list_path,
+            list_prefix: prefix.to_owned(),
+            last: None,
+            retries: RetryState::new(&self.retry),
+            done: false,
+        };
+        stream::unfold(state, move |mut state| async move {
+            let item = state.next(self).await?;
+            Some((item, state))
+        })
+        .boxed()
+    }
+
+    async fn sync(&self, path: &str) -> Result<()> {
+        self.prefix.object_path(Operation::Sync, path)?;
+        Ok(())
+    }
+}
+
+/// A listing that resumes after transient errors.
+struct ListState {
+    inner: BoxStream<'static, object_store::Result<object_store::ObjectMeta>>,
+    list_path: Option<Path>,
+    list_prefix: String,
+    last: Option<Path>,
+    retries: RetryState,
+    done: bool,
+}
+
+impl ListState {
+    async fn next(&mut self, storage: &ObjectStorage) -> Option<Result<ObjectMeta>> {
+        let op = Operation::List;
+        loop {
+            if self.done {
+                return None;
+            }
+            let next = match storage.retry.attempt_timeout {
+                Some(timeout) => match tokio::time::timeout(timeout, self.inner.next()).await {
+                    Ok(next) => next
+                        .map(|r| r.map_err(|e| from_object_store(op, &self.list_prefix, None, e))),
+                    Err(_) => Some(Err(Error::Timeout {
+                        op,
+                        path: self.list_prefix.clone(),
+                        timeout,
+                    })),
+                },
+                None => self
+                    .inner
+                    .next()
+                    .await
+                    .map(|r| r.map_err(|e| from_object_store(op, &self.list_prefix, None, e))),
+            };
+            match next {
+                None => {
+                    self.done = true;
+                    return None;
+                }
+                Some(Ok(meta)) => {
+                    self.last = Some(meta.location.clone());
+                    let Some(key) = storage.prefix.relative_key(&meta.location) else {
+                        continue;
+                    };
+                    if crate::path::validate_path(op, &key).is_err() {
+                        // Not a key this crate could have written (or read back).
+                        continue;
+                    }
+                    return Some(Ok(storage.meta(&key, &meta)));
+                }
+                Some(Err(err)) => {
+                    let delay = if err.is_retryable() {
+                        self.retries.next_delay()
+                    } else {
+                        None
+                    };
+                    let Some(delay) = delay else {
+                        self.done = true;
+                        return Some(Err(err));
+                    };
+                    tokio::time::sleep(delay).await;
+                    self.inner = match &self.last {
+                        Some(last) => storage
+                            .store
+                            .list_with_offset(self.list_path.as_ref(), last),
+                        None => storage.store.list(self.list_path.as_ref()),
+                    };
+                }
+            }
+        }
+    }
+}
