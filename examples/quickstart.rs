@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::TryStreamExt;
-use seerstore::{Storage, WriteMode};
+use seerstore::WriteMode;
 
 const BLOCK: usize = 4096;
 const BLOCKS_PER_SST: usize = 256; // 1 MiB SSTables
@@ -53,9 +53,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("wrote   L1/000005.sst  {} bytes (streamed)", meta.size);
 
     // Point lookups: block reads by range, single and batched.
-    let block = storage.read_range("L0/000003.sst", 7 * 4096..8 * 4096).await?;
-    assert_eq!(&block[..16], &[0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 7]);
-    let ranges: Vec<_> = (0..16u64).map(|b| b * 4096 * 3..b * 4096 * 3 + 4096).collect();
+    let block = storage
+        .read_range("L0/000003.sst", 7 * 4096..8 * 4096)
+        .await?;
+    assert_eq!(
+        &block[..16],
+        &[0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 7]
+    );
+    let ranges: Vec<_> = (0..16u64)
+        .map(|b| b * 4096 * 3..b * 4096 * 3 + 4096)
+        .collect();
     let blocks = storage.read_ranges("L1/000005.sst", &ranges).await?;
     println!("read    {} + {} blocks by range", 1, blocks.len());
 
@@ -65,16 +72,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The manifest: created once, then updated only from the version we read.
     let v1 = storage
-        .write_with("MANIFEST", Bytes::from(format!("{l0:?}")), WriteMode::Create)
+        .write_with(
+            "MANIFEST",
+            Bytes::from(format!("{l0:?}")),
+            WriteMode::Create,
+        )
         .await?;
     let version = v1.version.clone().ok_or("this backend has no versions")?;
     let v2 = storage
-        .write_with("MANIFEST", Bytes::from_static(b"L1/000005.sst"), WriteMode::Update(version.clone()))
+        .write_with(
+            "MANIFEST",
+            Bytes::from_static(b"L1/000005.sst"),
+            WriteMode::Update(version.clone()),
+        )
         .await?;
     let stale = storage
-        .write_with("MANIFEST", Bytes::from_static(b"lost update"), WriteMode::Update(version))
+        .write_with(
+            "MANIFEST",
+            Bytes::from_static(b"lost update"),
+            WriteMode::Update(version),
+        )
         .await;
-    println!("manifest v1 -> v2 ok; a stale update is refused: {}", stale.map(|_| ()).unwrap_err());
+    match stale {
+        Err(e) if e.is_precondition() => {
+            println!("manifest v1 -> v2 ok; a stale update is refused: {e}")
+        }
+        other => return Err(format!("a stale manifest update was not refused: {other:?}").into()),
+    }
     assert_ne!(v1.version, v2.version);
 
     // Compaction done: the inputs go.

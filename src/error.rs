@@ -61,6 +61,20 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// Whether the operation only reads (a missing object is `NotFound`).
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Operation::Read
+                | Operation::ReadRange
+                | Operation::ReadRanges
+                | Operation::Head
+                | Operation::Exists
+        )
+    }
+}
+
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

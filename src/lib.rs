@@ -34,8 +34,6 @@ pub mod error;
 #[cfg_attr(docsrs, doc(cfg(feature = "http-connector")))]
 pub mod http;
 mod local;
-// MERGE NOTE: remove with src/local_stub.rs when LocalStorage implements Storage.
-mod local_stub;
 mod object;
 mod open;
 pub mod path;

@@ -54,14 +54,15 @@ pub fn validate_prefix(op: Operation, prefix: &str) -> Result<&str> {
     Ok(trimmed)
 }
 
-/// Whether `key` lies under `prefix` by whole segments (`"L0"` holds
-/// `"L0/x"` and `"L0"` itself, not `"L00/x"`). `""` holds every key.
+/// Whether `key` lies strictly under `prefix` by whole segments, as `list`
+/// means it: `"L0"` holds `"L0/x"`, but neither `"L00/x"` nor `"L0"`
+/// itself. `""` holds every key.
 pub fn in_prefix(key: &str, prefix: &str) -> bool {
     if prefix.is_empty() {
         return true;
     }
     match key.strip_prefix(prefix) {
-        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        Some(rest) => rest.starts_with('/'),
         None => false,
     }
 }
@@ -163,7 +164,7 @@ mod tests {
             assert!(validate_prefix(Operation::List, bad).is_err(), "{bad}");
         }
         assert!(in_prefix("L0/x", "L0"));
-        assert!(in_prefix("L0", "L0"));
+        assert!(!in_prefix("L0", "L0"));
         assert!(!in_prefix("L00/x", "L0"));
         assert!(in_prefix("anything", ""));
     }

@@ -160,7 +160,8 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     async fn delete(&self, path: &str) -> Result<()>;
 
     /// Streams the metadata of every object under `prefix` (by whole
-    /// segments: `"L0"` finds `L0/x`, not `L00/x`; `""` lists all). Paths
+    /// segments: `"L0"` finds `L0/x`, not `L00/x`, nor an object named
+    /// `L0` itself; `""` lists all; `"L0/"` is the same as `"L0"`). Paths
     /// are relative to the storage root, in the same form `read` takes.
     /// Temporary files of unfinished writes never appear. Order is not
     /// specified.

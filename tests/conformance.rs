@@ -52,12 +52,12 @@ async fn object_storage_local_file_system() -> seerstore::Result<()> {
     })?;
     let storage: Arc<dyn Storage> = Arc::new(ObjectStorage::new(Arc::new(fs)));
     // object_store's LocalFileSystem: a filesystem again (no `a` and `a/b`),
-    // and it implements Create but not Update (`PutMode::Update` is
-    // NotImplemented there), nor versions that Update could use.
+    // and it implements `PutMode::Create` but not `PutMode::Update`
+    // (NotImplemented, which seerstore reports as NotSupported).
     let caps = Capabilities::all()
         .file_and_dir_keys(false)
         .key_limits(1024, 255)
-        .versions(false);
+        .conditional(true, false);
     let report = run(storage, &caps).await;
     print("object_store-local", &report);
     report.assert_passed();

@@ -63,8 +63,9 @@ fn walk_prefix(inner: &Inner, prefix: &str, sender: &Sender) {
         }
         return;
     }
-    // The prefix is a file (the object itself) or a directory; a symlink is
-    // neither followed nor reported.
+    // Keys strictly below the prefix: a directory is walked; an object whose
+    // key equals the prefix is not listed (as on object stores), and a
+    // symlink is neither followed nor reported.
     let (dir, name) = match inner.resolver.open_parent(root, prefix, false) {
         Ok(found) => found,
         Err(e)
@@ -86,20 +87,14 @@ fn walk_prefix(inner: &Inner, prefix: &str, sender: &Sender) {
             return;
         }
     };
-    match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => {
-            send(sender, Ok(meta_of(prefix, &stat)));
-        }
-        FileType::Directory => {
-            match rustix::fs::openat(&dir, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
-                Ok(sub) => walk(sub, format!("{prefix}/"), sender),
-                Err(e) if is_gone(e) => {}
-                Err(e) => {
-                    send(sender, Err(Error::io(op, prefix, e.into())));
-                }
+    if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+        match rustix::fs::openat(&dir, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
+            Ok(sub) => walk(sub, format!("{prefix}/"), sender),
+            Err(e) if is_gone(e) => {}
+            Err(e) => {
+                send(sender, Err(Error::io(op, prefix, e.into())));
             }
         }
-        _ => {}
     }
 }
 

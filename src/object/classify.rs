@@ -55,6 +55,21 @@ pub(crate) fn transience(err: &(dyn StdError + 'static)) -> Transience {
     out
 }
 
+/// Whether an `io::Error` of `kind` is in the cause chain of `err`.
+fn chain_has_io_kind(err: &(dyn StdError + 'static), kind: std::io::ErrorKind) -> bool {
+    let mut link: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(current) = link {
+        if current
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == kind)
+        {
+            return true;
+        }
+        link = current.source();
+    }
+    false
+}
+
 /// Converts an object_store error for `op` on `path` (the key relative to
 /// the storage prefix). `expected` is the version a conditional update
 /// asked for, named by [`Error::Precondition`].
@@ -95,6 +110,15 @@ pub(crate) fn from_object_store(
             path,
             reason: format!("refused by the object store: {source}"),
         },
+        // A read below an object (`a/b` where `a` is an object) on a store
+        // kept on a filesystem: there is no such object.
+        other if op.is_read() && chain_has_io_kind(&other, std::io::ErrorKind::NotADirectory) => {
+            Error::NotFound {
+                op,
+                path,
+                source: Some(Box::new(other)),
+            }
+        }
         other => {
             let Transience {
                 mut status,

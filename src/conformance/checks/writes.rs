@@ -109,8 +109,7 @@ pub(super) async fn cancelled_write_is_all_or_nothing(cx: Context) -> Outcome {
     step("write old", s.write(&key, old.clone()).await)?;
     for attempt in 0..8 {
         // Poll the write a little (0..7 polls), then drop it.
-        let fut = s.write(&key, new.clone());
-        tokio::pin!(fut);
+        let mut fut = s.write(&key, new.clone());
         for _ in 0..attempt {
             if futures::poll!(fut.as_mut()).is_ready() {
                 break;
