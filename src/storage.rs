@@ -91,27 +91,92 @@ pub fn check_range(op: Operation, path: &str, range: &Range<u64>, size: u64) -> 
     Ok(())
 }
 
-/// Async storage of immutable-ish objects under relative keys.
+/// Async storage of objects under relative keys: the contract every backend
+/// holds.
 ///
 /// Object-safe: use it as `Arc<dyn Storage>`. Every method validates the key
-/// before any I/O and names the operation and key in its errors.
+/// ([`validate_path`](crate::path::validate_path)) before any I/O, so an
+/// invalid key is [`Error::InvalidPath`] and touches nothing, and every error
+/// names the [`Operation`] and the key. Where a backend cannot keep a
+/// promise, its rustdoc says so and its conformance
+/// `Capabilities` mark the check as not applicable.
+///
+/// The examples below use [`LocalStorage`](crate::LocalStorage) on a
+/// temporary directory; every backend behaves the same unless a method's
+/// `# Backends` section says otherwise.
 #[async_trait]
 pub trait Storage: Send + Sync + std::fmt::Debug {
     /// Reads bytes `range.start..range.end` of the object at `path`.
     ///
     /// # Contract
     ///
-    /// Returns exactly `range.end - range.start` bytes. An empty range with
-    /// `start == end <= size` (including `end == size`) returns empty
-    /// `Bytes`. `start > end` or `end > size` is [`Error::InvalidRange`]
-    /// (carrying the size where the backend knows it). A missing object is
-    /// [`Error::NotFound`]; an invalid key is [`Error::InvalidPath`].
+    /// Returns exactly `range.end - range.start` bytes or an error, never a
+    /// short read. An empty range with `start == end <= size` (including
+    /// `end == size`) returns empty `Bytes`.
+    ///
+    /// # Errors
+    ///
+    /// * [`Error::InvalidRange`] if `start > end` or `end > size`, carrying
+    ///   the object's size where the backend knows it; nothing is allocated
+    ///   for the range before it is checked.
+    /// * [`Error::NotFound`] if there is no object at `path`.
+    /// * [`Error::InvalidPath`] for an invalid key.
+    ///
+    /// # Backends
+    ///
+    /// Local: a positional read from a cached handle, on tokio's blocking
+    /// pool. Object stores: one ranged GET, retried per
+    /// [`RetryConfig`](crate::RetryConfig).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// storage.write("L0/1.sst", "header|block".into()).await?;
+    /// assert_eq!(storage.read_range("L0/1.sst", 7..12).await?, "block");
+    /// assert!(storage.read_range("L0/1.sst", 7..13).await.is_err()); // past the end
+    /// # Ok(()) }
+    /// ```
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes>;
 
-    /// Reads several ranges of one object; one `Bytes` per range, in the order
-    /// asked. The result MUST equal calling [`read_range`](Self::read_range)
-    /// for each range (same errors included). Backends MAY merge nearby
-    /// ranges into fewer requests. The default calls `read_range` for each.
+    /// Reads several ranges of one object: one `Bytes` per range, in the
+    /// order asked.
+    ///
+    /// # Contract
+    ///
+    /// The result MUST equal calling [`read_range`](Self::read_range) for
+    /// each range, errors included (the first failing range decides the
+    /// error). Ranges may overlap, repeat or come in any order. No ranges →
+    /// an empty `Vec`.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_range`](Self::read_range).
+    ///
+    /// # Backends
+    ///
+    /// Local: every range in one blocking-pool task from one handle. Object
+    /// stores MAY merge nearby ranges into fewer GETs (see
+    /// `ObjectStorage::with_coalesce`) and slice the results without copying.
+    /// The default implementation calls `read_range` for each range.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// storage.write("L0/1.sst", "aaaabbbbcccc".into()).await?;
+    /// let blocks = storage.read_ranges("L0/1.sst", &[8..12, 0..4]).await?;
+    /// assert_eq!(blocks, ["cccc", "aaaa"]);
+    /// # Ok(()) }
+    /// ```
     async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let mut out = Vec::with_capacity(ranges.len());
         for range in ranges {
@@ -120,14 +185,87 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         Ok(out)
     }
 
-    /// Reads the whole object. A missing object is [`Error::NotFound`].
+    /// Reads the whole object.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] if there is no object at `path` (also when a
+    /// "parent" of the key is itself an object); [`Error::InvalidPath`].
+    ///
+    /// # Backends
+    ///
+    /// Object stores read the body inside one attempt, so
+    /// `attempt_timeout` bounds it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// storage.write("MANIFEST", "v1".into()).await?;
+    /// assert_eq!(storage.read("MANIFEST").await?, "v1");
+    /// assert!(storage.read("missing").await.unwrap_err().is_not_found());
+    /// # Ok(()) }
+    /// ```
     async fn read(&self, path: &str) -> Result<Bytes>;
 
-    /// The object's metadata. A missing object is [`Error::NotFound`].
+    /// The object's metadata: key, size, version and modification time.
+    ///
+    /// # Contract
+    ///
+    /// `version` is the token [`WriteMode::Update`] takes; it changes when
+    /// the object is replaced (see each backend for what it is made of).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`]; [`Error::InvalidPath`].
+    ///
+    /// # Backends
+    ///
+    /// Local: always a fresh `fstat`, never the handle cache. Object stores:
+    /// a HEAD request; the version encodes the ETag (and object version).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// let written = storage.write("L0/1.sst", "12345".into()).await?;
+    /// let meta = storage.head("L0/1.sst").await?;
+    /// assert_eq!((meta.path.as_str(), meta.size), ("L0/1.sst", 5));
+    /// assert_eq!(meta.version, written.version);
+    /// # Ok(()) }
+    /// ```
     async fn head(&self, path: &str) -> Result<ObjectMeta>;
 
-    /// Whether an object exists at `path`. Errors other than not-found
-    /// (including an invalid key) are returned, never mapped to `false`.
+    /// Whether an object exists at `path`.
+    ///
+    /// # Errors
+    ///
+    /// Errors other than not-found (including an invalid key) are returned,
+    /// never mapped to `false`. The default implementation calls
+    /// [`head`](Self::head).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// assert!(!storage.exists("CURRENT").await?);
+    /// storage.write("CURRENT", "MANIFEST-000001".into()).await?;
+    /// assert!(storage.exists("CURRENT").await?);
+    /// assert!(storage.exists("../CURRENT").await.is_err()); // invalid key
+    /// # Ok(()) }
+    /// ```
     async fn exists(&self, path: &str) -> Result<bool> {
         match self.head(path).await {
             Ok(_) => Ok(true),
@@ -136,48 +274,242 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
         }
     }
 
-    /// Replaces the object at `path` with `data`, atomically and durably:
-    /// readers see the whole old object or the whole new one, and once this
-    /// returns `Ok` the data survives a crash. Same as
-    /// `write_with(path, data, WriteMode::Overwrite)`.
+    /// Replaces the object at `path` with `data` (creating it if needed).
+    /// Same as `write_with(path, data, WriteMode::Overwrite)`.
+    ///
+    /// # Contract
+    ///
+    /// Atomic: a concurrent or later reader sees the whole old object or the
+    /// whole new one, never a mix or a prefix — also if the process is
+    /// killed mid-write or this future is dropped. Durable: once it returns
+    /// `Ok`, the data survives a crash.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPath`]; [`Error::Io`] / [`Error::ObjectStore`] for
+    /// failures of the medium (after retries, on object stores).
+    ///
+    /// # Backends
+    ///
+    /// Local: temp file in the same directory → write → fsync → rename →
+    /// directory fsync, all in one blocking-pool task that runs to its end
+    /// even if the future is dropped. A key below an existing object
+    /// (`a/b` when `a` is an object) fails there: a filesystem cannot hold
+    /// both. Object stores: one PUT (durable once acknowledged).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// let meta = storage.write("L0/000001.sst", vec![0u8; 4096].into()).await?;
+    /// assert_eq!(meta.size, 4096);
+    /// # Ok(()) }
+    /// ```
     async fn write(&self, path: &str, data: Bytes) -> Result<ObjectMeta> {
         self.write_with(path, data, WriteMode::Overwrite).await
     }
 
-    /// Writes like [`write`](Self::write), on the condition `mode` sets:
-    /// [`WriteMode::Create`] fails with [`Error::AlreadyExists`] if the key
-    /// exists; [`WriteMode::Update`] fails with [`Error::Precondition`]
-    /// unless the current version is the one given. A failed condition
-    /// changes nothing.
+    /// Writes like [`write`](Self::write), on the condition `mode` sets.
+    ///
+    /// # Contract
+    ///
+    /// [`WriteMode::Create`] succeeds only if no object exists at `path`; of
+    /// racing creates exactly one wins. [`WriteMode::Update`] succeeds only
+    /// if the current version is the one given. A failed condition changes
+    /// nothing. A retried conditional write whose earlier attempt may have
+    /// landed is not reported as a conflict when the object now holds
+    /// exactly the bytes of this call.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyExists`] (Create), [`Error::Precondition`] (Update:
+    /// another version, a missing object, or a token the backend cannot
+    /// read), [`Error::NotSupported`] where the backend has no conditional
+    /// writes (never a silent overwrite), and those of `write`.
+    ///
+    /// # Backends
+    ///
+    /// Local: Create is atomic across processes (`renameat2(RENAME_NOREPLACE)`
+    /// or `link`); Update is atomic among the users of one `LocalStorage`
+    /// (a per-key lock around check and rename). Object stores: `PutMode`
+    /// (`If-None-Match: *` / `If-Match`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage, WriteMode};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// let v1 = storage.write_with("MANIFEST", "v1".into(), WriteMode::Create).await?;
+    /// let again = storage.write_with("MANIFEST", "v1'".into(), WriteMode::Create).await;
+    /// assert!(again.unwrap_err().is_already_exists());
+    ///
+    /// let version = v1.version.expect("local files have versions");
+    /// storage.write_with("MANIFEST", "v2".into(), WriteMode::Update(version.clone())).await?;
+    /// let stale = storage.write_with("MANIFEST", "v2'".into(), WriteMode::Update(version)).await;
+    /// assert!(stale.unwrap_err().is_precondition());
+    /// assert_eq!(storage.read("MANIFEST").await?, "v2");
+    /// # Ok(()) }
+    /// ```
     async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta>;
 
-    /// Streams a large object into `path`. Nothing is visible at `path`
-    /// until [`StorageWriter::finish`] returns `Ok`; `abort`, an error, or
+    /// Starts a streaming write of a large object (an SSTable of hundreds of
+    /// MiB) into `path`, with overwrite semantics.
+    ///
+    /// # Contract
+    ///
+    /// Memory stays bounded whatever the object's size. Nothing is visible
+    /// at `path` until [`StorageWriter::finish`] returns `Ok`, which
+    /// publishes the object atomically and durably. `abort`, an error, or
     /// dropping the writer leaves nothing behind.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPath`] here; the writer's own calls fail like
+    /// [`write`](Self::write).
+    ///
+    /// # Backends
+    ///
+    /// Local: a temp file, published by the same rename as `write`. Object
+    /// stores: one PUT when the object fits in a part, else a multipart
+    /// upload with a bounded number of parts in flight, aborted on error,
+    /// `abort` and drop.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// let mut writer = storage.writer("L1/000007.sst").await?;
+    /// for block in 0..4u8 {
+    ///     writer.write(vec![block; 4096].into()).await?;
+    /// }
+    /// assert!(!storage.exists("L1/000007.sst").await?); // not before finish
+    /// let meta = writer.finish().await?;
+    /// assert_eq!(meta.size, 4 * 4096);
+    /// # Ok(()) }
+    /// ```
     async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>>;
 
-    /// Deletes the object at `path`. Deleting a missing object is `Ok(())`.
+    /// Deletes the object at `path`.
+    ///
+    /// # Contract
+    ///
+    /// Deleting a missing object is `Ok(())`. Other keys (including keys
+    /// below `path`) are not touched.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPath`]; failures of the medium.
+    ///
+    /// # Backends
+    ///
+    /// Local: unlink, then fsync of the directory; empty directories stay.
+    /// Object stores: DELETE (a store's NotFound is `Ok`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// storage.write("L0/1.sst", "x".into()).await?;
+    /// storage.delete("L0/1.sst").await?;
+    /// storage.delete("L0/1.sst").await?; // already gone: still Ok
+    /// assert!(!storage.exists("L0/1.sst").await?);
+    /// # Ok(()) }
+    /// ```
     async fn delete(&self, path: &str) -> Result<()>;
 
-    /// Streams the metadata of every object under `prefix` (by whole
-    /// segments: `"L0"` finds `L0/x`, not `L00/x`, nor an object named
-    /// `L0` itself; `""` lists all; `"L0/"` is the same as `"L0"`). Paths
-    /// are relative to the storage root, in the same form `read` takes.
-    /// Temporary files of unfinished writes never appear. Order is not
-    /// specified.
+    /// Streams the metadata of every object below `prefix`.
+    ///
+    /// # Contract
+    ///
+    /// A prefix matches whole segments: `"L0"` finds `L0/x` and `L0/a/b`,
+    /// not `L00/x`, nor an object named `L0` itself; `"L0/"` is the same as
+    /// `"L0"`; `""` lists everything. Paths are relative to the storage root
+    /// (or prefix), in the same form `read` takes. Temporary files of
+    /// unfinished writes never appear. Order is not specified. Memory does
+    /// not grow with the number of keys.
+    ///
+    /// # Errors
+    ///
+    /// An invalid prefix yields one [`Error::InvalidPath`]; a missing prefix
+    /// yields nothing.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use futures::TryStreamExt;
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// for key in ["L0/1.sst", "L0/2.sst", "L00/3.sst"] {
+    ///     storage.write(key, "x".into()).await?;
+    /// }
+    /// let mut keys: Vec<String> = storage.list("L0").map_ok(|m| m.path).try_collect().await?;
+    /// keys.sort();
+    /// assert_eq!(keys, ["L0/1.sst", "L0/2.sst"]);
+    /// # Ok(()) }
+    /// ```
     fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>>;
 
-    /// A durability barrier for `path`: locally, fsync of the file and its
-    /// directory; on object stores, an `Ok` no-op (a successful PUT is
-    /// durable). A missing object is [`Error::NotFound`].
+    /// A durability barrier for `path`.
+    ///
+    /// # Contract
+    ///
+    /// When it returns `Ok`, the object at `path` as it is now survives a
+    /// crash.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPath`]; locally [`Error::NotFound`] for a missing
+    /// object.
+    ///
+    /// # Backends
+    ///
+    /// Local: fsync of the file and its directory. Object stores: an `Ok`
+    /// no-op after validating the key (a successful PUT is durable).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// storage.write("wal/000001.log", "record".into()).await?;
+    /// storage.sync("wal/000001.log").await?;
+    /// # Ok(()) }
+    /// ```
     async fn sync(&self, path: &str) -> Result<()>;
 }
 
-/// A streaming upload started by [`Storage::writer`].
+/// A streaming write started by [`Storage::writer`].
+///
+/// Consumed by [`finish`](Self::finish) or [`abort`](Self::abort); dropping
+/// it without either discards what was written (locally the temp file is
+/// removed; on object stores the multipart upload is aborted in the
+/// background on the current tokio runtime).
 #[async_trait]
 pub trait StorageWriter: Send {
     /// Appends `chunk`. Memory held by the writer stays bounded whatever the
-    /// object's total size.
+    /// object's total size; this may wait for earlier data to reach the
+    /// medium. After an error the writer is unusable: nothing is published.
     async fn write(&mut self, chunk: Bytes) -> Result<()>;
 
     /// Publishes the object atomically and durably, and returns its metadata.
