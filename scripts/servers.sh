@@ -307,8 +307,18 @@ _servers_fail_start() {
 }
 
 # Start the four servers on free ports, create the buckets, seed GCS, export
-# the environment (also written to target/test-servers/env.sh).
+# the environment (also written to target/test-servers/env.sh). A failed
+# start is retried once on fresh ports (a port picked as free can be taken
+# by another process before the server binds it).
 servers_start() {
+    if _servers_start_once; then
+        return 0
+    fi
+    _servers_log "start failed; retrying once on fresh ports"
+    _servers_start_once
+}
+
+_servers_start_once() {
     [[ -x "${SERVERS_VENV}/bin/python" ]] || { _servers_die "run servers_install first"; return 1; }
     servers_stop # leftovers of an earlier run
     rm -rf "${SERVERS_DIR}"
