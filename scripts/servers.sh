@@ -14,7 +14,7 @@
 #   servers_start
 #   cargo test ...
 #
-# or run it:  scripts/servers.sh install|start|stop|env|smoke|run CMD [ARGS...]
+# or run it:  scripts/servers.sh install|start|stop|versions|env|smoke|run CMD [ARGS...]
 # (`start` leaves the servers running and writes target/test-servers/env.sh,
 # which another shell can source; `run` starts them, runs CMD, stops them.)
 #
