@@ -1,0 +1,72 @@
+//! Shared pieces of the tests against real servers started by
+//! `scripts/servers.sh` (see docs/TEST-SERVERS.md for the variables).
+//!
+//! Without the servers (a plain `cargo test`), each test says which backend
+//! it skipped and why; with `SEERSTORE_TEST_SERVERS=1` (the full test
+//! command) a missing variable is a failure, never a skip.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::TryStreamExt;
+use seerstore::conformance::{run, Capabilities};
+use seerstore::Storage;
+
+/// The value of `SEERSTORE_TEST_<name>`, or `None` after saying why the test
+/// is skipped. Panics when the servers are meant to be up.
+pub fn var(server: &str, name: &str) -> Option<String> {
+    let key = format!("SEERSTORE_TEST_{name}");
+    match std::env::var(&key) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            if std::env::var("SEERSTORE_TEST_SERVERS").as_deref() == Ok("1") {
+                panic!("{server}: {key} is not set although SEERSTORE_TEST_SERVERS=1");
+            }
+            eprintln!(
+                "SKIPPED {server}: {key} is not set (run `bash scripts/test.sh`, which starts the test servers)"
+            );
+            None
+        }
+    }
+}
+
+/// A prefix no other run uses.
+pub fn unique_prefix(tag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("seerstore-test/{tag}-{}-{nanos}", std::process::id())
+}
+
+/// Runs the whole conformance suite, prints the report, removes what it
+/// wrote, and fails on any broken promise.
+pub async fn conformance(backend: &str, storage: Arc<dyn Storage>, caps: Capabilities) {
+    let report = run(storage.clone(), &caps).await;
+    println!("conformance[{backend}]:\n{report}");
+    cleanup(&*storage).await;
+    report.assert_passed();
+}
+
+/// Deletes every key the storage lists.
+pub async fn cleanup(storage: &dyn Storage) {
+    let keys: Vec<String> = match storage.list("").map_ok(|m| m.path).try_collect().await {
+        Ok(keys) => keys,
+        Err(e) => {
+            eprintln!("cleanup: list failed: {e}");
+            return;
+        }
+    };
+    for key in keys {
+        if let Err(e) = storage.delete(&key).await {
+            eprintln!("cleanup: delete {key}: {e}");
+        }
+    }
+}
+
+/// Capabilities of a storage whose prefix takes `prefix_len` bytes of S3's
+/// 1024-byte key limit.
+pub fn s3_key_limits(caps: Capabilities, prefix: &str) -> Capabilities {
+    caps.key_limits(1024 - prefix.len() - 1, 1024)
+}

@@ -1,0 +1,109 @@
+//! The conformance suite against s3s-fs (an S3 server in Rust that keeps
+//! objects as files and checks SigV4 signatures), through `seerstore::open`
+//! and through a hand-built object_store client.
+#![cfg(all(feature = "aws", feature = "conformance"))]
+
+mod common_servers;
+
+use std::sync::Arc;
+
+use common_servers::{conformance, unique_prefix, var};
+use object_store::aws::AmazonS3Builder;
+use seerstore::conformance::Capabilities;
+use seerstore::ObjectStorage;
+
+struct S3s {
+    endpoint: String,
+    bucket: String,
+    key_id: String,
+    secret: String,
+    region: String,
+}
+
+fn s3s() -> Option<S3s> {
+    Some(S3s {
+        endpoint: var("s3s-fs", "S3S_ENDPOINT")?,
+        bucket: var("s3s-fs", "S3S_BUCKET")?,
+        key_id: var("s3s-fs", "S3S_ACCESS_KEY_ID")?,
+        secret: var("s3s-fs", "S3S_SECRET_ACCESS_KEY")?,
+        region: var("s3s-fs", "S3S_REGION")?,
+    })
+}
+
+/// What s3s-fs 0.14 cannot do, each forced by how it stores objects:
+/// - objects are files in a directory tree, so keys `a` and `a/b` cannot
+///   both exist, and a segment is at most 255 bytes (NAME_MAX);
+/// - `If-None-Match`/`If-Match` are checked per request but not atomically
+///   with the write, so several racing conditional writes can all win;
+/// - it keeps each object's metadata in a file named after the base64 of
+///   bucket and whole key (`.bucket-<b64>.object-<b64>.internal.json`), so
+///   a whole key (prefix included) longer than 154 bytes fails with
+///   `File name too long` (HTTP 500) where S3 allows 1024.
+fn caps(prefix: &str) -> Capabilities {
+    const S3S_FS_MAX_KEY: usize = 154;
+    Capabilities::all()
+        .file_and_dir_keys(false)
+        .atomic_conditionals(false)
+        .key_limits(S3S_FS_MAX_KEY - prefix.len() - 1, 255)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3s_fs_through_open_url() -> seerstore::Result<()> {
+    let Some(s) = s3s() else { return Ok(()) };
+    let prefix = unique_prefix("open");
+    let url = format!(
+        "s3://{}/{prefix}?endpoint={}&region={}&access_key_id={}&secret_access_key={}&allow_http=true",
+        s.bucket, s.endpoint, s.region, s.key_id, s.secret
+    );
+    let storage = seerstore::open(&url).await?;
+    conformance("s3s-fs via open", storage, caps(&prefix)).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3s_fs_through_hand_built_client() -> seerstore::Result<()> {
+    let Some(s) = s3s() else { return Ok(()) };
+    let store = AmazonS3Builder::new()
+        .with_endpoint(&s.endpoint)
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(false)
+        .with_region(&s.region)
+        .with_access_key_id(&s.key_id)
+        .with_secret_access_key(&s.secret)
+        .with_bucket_name(&s.bucket)
+        .with_http_connector(seerstore::http::StatusConnector)
+        .with_retry(object_store::RetryConfig {
+            max_retries: 0,
+            ..Default::default()
+        })
+        .build()
+        .expect("S3 builder");
+    let prefix = unique_prefix("client");
+    let storage = Arc::new(ObjectStorage::new(Arc::new(store)).with_prefix(&prefix));
+    conformance("s3s-fs via ObjectStorage::new", storage, caps(&prefix)).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3s_fs_rejects_a_wrong_signature() -> seerstore::Result<()> {
+    let Some(s) = s3s() else { return Ok(()) };
+    let url = format!(
+        "s3://{}/{}?endpoint={}&region={}&access_key_id={}&secret_access_key=wrong&allow_http=true&max_retries=0",
+        s.bucket,
+        unique_prefix("badsig"),
+        s.endpoint,
+        s.region,
+        s.key_id
+    );
+    let storage = seerstore::open(&url).await?;
+    let err = storage
+        .write("x", bytes::Bytes::from_static(b"x"))
+        .await
+        .expect_err("a wrong secret must be refused");
+    assert!(!err.is_retryable(), "an auth failure is permanent: {err}");
+    assert!(
+        !format!("{err} {err:?}").contains("wrong"),
+        "the secret leaked into the error: {err:?}"
+    );
+    Ok(())
+}
