@@ -37,6 +37,7 @@ mod local;
 mod object;
 mod open;
 pub mod path;
+mod probe;
 mod retry;
 mod storage;
 
@@ -48,5 +49,6 @@ pub use error::{Error, Operation, Result};
 pub use local::{LocalStorage, LocalStorageBuilder};
 pub use object::ObjectStorage;
 pub use open::{open, open_with};
+pub use probe::{probe, Probe, PROBE_PREFIX};
 pub use retry::RetryConfig;
 pub use storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};

@@ -6,7 +6,7 @@ mod common_servers;
 
 use std::sync::Arc;
 
-use common_servers::{conformance, unique_prefix, var};
+use common_servers::{conformance, probe_agrees, unique_prefix, var};
 use object_store::azure::MicrosoftAzureBuilder;
 use seerstore::conformance::Capabilities;
 use seerstore::ObjectStorage;
@@ -71,5 +71,23 @@ async fn azurite_through_hand_built_client() -> seerstore::Result<()> {
     let prefix = unique_prefix("client");
     let storage = Arc::new(ObjectStorage::new(Arc::new(store)).with_prefix(&prefix));
     conformance("Azurite via ObjectStorage::new", storage, caps()).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azurite_probe_agrees_with_declared_capabilities() -> seerstore::Result<()> {
+    let Some(a) = azurite() else { return Ok(()) };
+    let url = format!("az://{}/{}", a.container, unique_prefix("probe"));
+    let storage = seerstore::open_with(
+        &url,
+        [
+            ("endpoint", a.endpoint.as_str()),
+            ("allow_http", "true"),
+            ("account_name", a.account.as_str()),
+            ("access_key", a.key.as_str()),
+        ],
+    )
+    .await?;
+    probe_agrees("Azurite", &*storage, &caps()).await;
     Ok(())
 }

@@ -6,7 +6,7 @@ mod common_servers;
 
 use std::sync::Arc;
 
-use common_servers::{conformance, s3_key_limits, unique_prefix, var};
+use common_servers::{conformance, probe_agrees, s3_key_limits, unique_prefix, var};
 use object_store::aws::AmazonS3Builder;
 use seerstore::conformance::Capabilities;
 use seerstore::ObjectStorage;
@@ -69,5 +69,18 @@ async fn moto_through_hand_built_client() -> seerstore::Result<()> {
     let prefix = unique_prefix("client");
     let storage = Arc::new(ObjectStorage::new(Arc::new(store)).with_prefix(&prefix));
     conformance("moto via ObjectStorage::new", storage, caps(&prefix)).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_probe_agrees_with_declared_capabilities() -> seerstore::Result<()> {
+    let Some(m) = moto() else { return Ok(()) };
+    let prefix = unique_prefix("probe");
+    let url = format!(
+        "s3://{}/{prefix}?endpoint={}&region={}&access_key_id={}&secret_access_key={}&allow_http=true",
+        m.bucket, m.endpoint, m.region, m.key_id, m.secret
+    );
+    let storage = seerstore::open(&url).await?;
+    probe_agrees("moto", &*storage, &caps(&prefix)).await;
     Ok(())
 }

@@ -7,7 +7,7 @@ mod common_servers;
 
 use std::sync::Arc;
 
-use common_servers::{conformance, unique_prefix, var};
+use common_servers::{conformance, probe_agrees, unique_prefix, var};
 use object_store::aws::AmazonS3Builder;
 use seerstore::conformance::Capabilities;
 use seerstore::ObjectStorage;
@@ -105,5 +105,18 @@ async fn s3s_fs_rejects_a_wrong_signature() -> seerstore::Result<()> {
         !format!("{err} {err:?}").contains("wrong"),
         "the secret leaked into the error: {err:?}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3s_fs_probe_agrees_with_declared_capabilities() -> seerstore::Result<()> {
+    let Some(s) = s3s() else { return Ok(()) };
+    let prefix = unique_prefix("probe");
+    let url = format!(
+        "s3://{}/{prefix}?endpoint={}&region={}&access_key_id={}&secret_access_key={}&allow_http=true",
+        s.bucket, s.endpoint, s.region, s.key_id, s.secret
+    );
+    let storage = seerstore::open(&url).await?;
+    probe_agrees("s3s-fs", &*storage, &caps(&prefix)).await;
     Ok(())
 }

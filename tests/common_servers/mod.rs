@@ -70,3 +70,48 @@ pub async fn cleanup(storage: &dyn Storage) {
 pub fn s3_key_limits(caps: Capabilities, prefix: &str) -> Capabilities {
     caps.key_limits(1024 - prefix.len() - 1, 1024)
 }
+
+/// Probes the storage and checks that what it finds agrees with the
+/// capabilities declared for it: a server that stops honouring a
+/// conditional write is caught here, not in production.
+pub async fn probe_agrees(backend: &str, storage: &dyn Storage, caps: &Capabilities) {
+    let found = seerstore::probe(storage).await.expect("probe");
+    println!("probe[{backend}]:\n{found}");
+    assert_eq!(found.versions, caps.versions, "{backend}: versions");
+    assert_eq!(
+        found.conditional_create, caps.conditional_create,
+        "{backend}: conditional create"
+    );
+    assert_eq!(
+        found.conditional_update, caps.conditional_update,
+        "{backend}: conditional update"
+    );
+    assert_eq!(
+        found.file_and_dir_keys, caps.file_and_dir_keys,
+        "{backend}: a and a/b"
+    );
+    assert!(
+        found.range_past_end_rejected,
+        "{backend}: range past the end accepted"
+    );
+    // Atomicity can only be observed one way: a store declared atomic must
+    // show exactly one winner; one declared non-atomic may get lucky.
+    if caps.atomic_create {
+        assert!(
+            found.atomic_create,
+            "{backend}: racing creates had several winners"
+        );
+    }
+    if caps.atomic_update {
+        assert!(
+            found.atomic_update,
+            "{backend}: racing updates had several winners"
+        );
+    }
+    let left: Vec<_> = storage
+        .list(seerstore::PROBE_PREFIX)
+        .try_collect()
+        .await
+        .expect("list");
+    assert!(left.is_empty(), "{backend}: probe left {left:?}");
+}

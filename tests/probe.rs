@@ -1,0 +1,46 @@
+//! `seerstore::probe` finds what each server-less backend really does, and
+//! agrees with the capabilities the conformance suite declares for it.
+#![cfg(feature = "conformance")]
+
+use std::sync::Arc;
+
+use seerstore::{probe, LocalStorage, ObjectStorage};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_storage_keeps_every_promise_but_nesting() -> seerstore::Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage = LocalStorage::open(dir.path()).await?;
+    let found = probe(&storage).await?;
+    assert_eq!(found.missing(), ["file_and_dir_keys"], "{found}");
+    assert!(
+        std::fs::read_dir(dir.path().join(seerstore::PROBE_PREFIX))
+            .expect("probe dir")
+            .next()
+            .is_none(),
+        "probe left files behind"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_memory_keeps_every_promise() -> seerstore::Result<()> {
+    let storage = ObjectStorage::new(Arc::new(object_store::memory::InMemory::new()));
+    let found = probe(&storage).await?;
+    assert!(found.missing().is_empty(), "{found}");
+    Ok(())
+}
+
+/// object_store's LocalFileSystem implements `PutMode::Create` but not
+/// `PutMode::Update`: the probe must say so instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_file_system_lacks_conditional_update() -> seerstore::Result<()> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fs = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).expect("fs");
+    let storage = ObjectStorage::new(Arc::new(fs));
+    let found = probe(&storage).await?;
+    assert!(found.conditional_create && found.atomic_create, "{found}");
+    assert!(!found.conditional_update && !found.atomic_update, "{found}");
+    assert!(!found.file_and_dir_keys, "{found}");
+    assert!(found.versions && found.range_past_end_rejected, "{found}");
+    Ok(())
+}
