@@ -297,17 +297,24 @@ impl Target {
     }
 
     async fn open(self) -> Result<Arc<dyn Storage>> {
-        let store: Arc<dyn object_store::ObjectStore> = match self.scheme {
+        let (store, multipart): Stores = match self.scheme {
             Scheme::File => {
                 let local = LocalStorage::open(&self.prefix).await?;
                 return Ok(Arc::new(local));
             }
-            Scheme::Memory => Arc::new(object_store::memory::InMemory::new()),
+            Scheme::Memory => {
+                let memory = Arc::new(object_store::memory::InMemory::new());
+                (memory.clone(), memory)
+            }
             Scheme::S3 => cloud::s3(&self)?,
             Scheme::Gcs => cloud::gcs(&self)?,
             Scheme::Azure => cloud::azure(&self)?,
         };
-        Ok(Arc::new(self.object_storage(store)?))
+        // Parts of streaming uploads go through the MultipartStore side of
+        // the same store, so that each part is retried on its own.
+        Ok(Arc::new(
+            self.object_storage(store)?.with_multipart_store(multipart),
+        ))
     }
 
     /// An error building the store, credentials kept out.
@@ -320,6 +327,12 @@ impl Target {
         }
     }
 }
+
+/// A store, and the same store as a `MultipartStore`.
+type Stores = (
+    Arc<dyn object_store::ObjectStore>,
+    Arc<dyn object_store::multipart::MultipartStore>,
+);
 
 /// The builders of the cloud backends, each behind its cargo feature.
 mod cloud {
@@ -339,7 +352,7 @@ mod cloud {
     }
 
     #[cfg(feature = "aws")]
-    pub(super) fn s3(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+    pub(super) fn s3(target: &Target) -> Result<Stores> {
         use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3CopyIfNotExists};
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(&target.bucket);
         let mut has_endpoint = false;
@@ -371,7 +384,8 @@ mod cloud {
             .with_retry(no_retries())
             .build()
             .map_err(|e| target.build_error(e))?;
-        Ok(Arc::new(store))
+        let store = Arc::new(store);
+        Ok((store.clone(), store))
     }
 
     #[cfg(not(feature = "aws"))]
@@ -380,7 +394,7 @@ mod cloud {
     }
 
     #[cfg(not(feature = "aws"))]
-    pub(super) fn s3(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+    pub(super) fn s3(target: &Target) -> Result<Stores> {
         Err(target.invalid("s3:// needs seerstore's cargo feature \"aws\"".into()))
     }
 
@@ -390,7 +404,7 @@ mod cloud {
     }
 
     #[cfg(feature = "gcp")]
-    pub(super) fn gcs(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+    pub(super) fn gcs(target: &Target) -> Result<Stores> {
         use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
         let mut builder = GoogleCloudStorageBuilder::from_env().with_bucket_name(&target.bucket);
         for (key, value) in &target.store_options {
@@ -402,7 +416,8 @@ mod cloud {
             .with_retry(no_retries())
             .build()
             .map_err(|e| target.build_error(e))?;
-        Ok(Arc::new(store))
+        let store = Arc::new(store);
+        Ok((store.clone(), store))
     }
 
     #[cfg(not(feature = "gcp"))]
@@ -411,7 +426,7 @@ mod cloud {
     }
 
     #[cfg(not(feature = "gcp"))]
-    pub(super) fn gcs(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+    pub(super) fn gcs(target: &Target) -> Result<Stores> {
         Err(target.invalid("gs:// needs seerstore's cargo feature \"gcp\"".into()))
     }
 
@@ -421,7 +436,7 @@ mod cloud {
     }
 
     #[cfg(feature = "azure")]
-    pub(super) fn azure(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+    pub(super) fn azure(target: &Target) -> Result<Stores> {
         use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
         let mut builder = MicrosoftAzureBuilder::from_env().with_container_name(&target.bucket);
         for (key, value) in &target.store_options {
@@ -433,7 +448,8 @@ mod cloud {
             .with_retry(no_retries())
             .build()
             .map_err(|e| target.build_error(e))?;
-        Ok(Arc::new(store))
+        let store = Arc::new(store);
+        Ok((store.clone(), store))
     }
 
     #[cfg(not(feature = "azure"))]
@@ -442,7 +458,7 @@ mod cloud {
     }
 
     #[cfg(not(feature = "azure"))]
-    pub(super) fn azure(target: &Target) -> Result<Arc<dyn object_store::ObjectStore>> {
+    pub(super) fn azure(target: &Target) -> Result<Stores> {
         Err(target.invalid("az:// needs seerstore's cargo feature \"azure\"".into()))
     }
 }

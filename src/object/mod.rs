@@ -17,6 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPayload};
 
@@ -95,6 +96,7 @@ const MAX_CONCURRENT_RANGES: usize = 10;
 #[derive(Clone)]
 pub struct ObjectStorage {
     store: Arc<dyn ObjectStore>,
+    multipart: Option<Arc<dyn MultipartStore>>,
     prefix: Prefix,
     retry: RetryConfig,
     part_size: usize,
@@ -138,6 +140,7 @@ impl ObjectStorage {
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         Self {
             store,
+            multipart: None,
             prefix: Prefix::Valid(String::new()),
             retry: RetryConfig::default(),
             part_size: DEFAULT_PART_SIZE,
@@ -183,6 +186,21 @@ impl ObjectStorage {
     #[must_use]
     pub fn with_part_size(mut self, part_size: usize) -> Self {
         self.part_size = part_size.max(1);
+        self
+    }
+
+    /// Sends the parts of streaming uploads through `multipart`, which MUST
+    /// be the same bucket as the store given to [`new`](Self::new) (S3, GCS
+    /// and Azure stores implement both traits: pass the same `Arc`).
+    ///
+    /// object_store's generic `MultipartUpload` numbers a part when it is
+    /// sent, so a failed part cannot be sent again and fails the whole
+    /// upload. Through a `MultipartStore` each part is sent under its own
+    /// number and retried like any other request. Stores made by
+    /// [`seerstore::open`](crate::open) set this.
+    #[must_use]
+    pub fn with_multipart_store(mut self, multipart: Arc<dyn MultipartStore>) -> Self {
+        self.multipart = Some(multipart);
         self
     }
 
@@ -359,7 +377,7 @@ impl ObjectStorage {
 
 /// `ObjectStoreExt`'s helpers return futures that are not `Send`; these
 /// call the trait's own methods instead.
-async fn store_head(
+pub(super) async fn store_head(
     store: &dyn ObjectStore,
     location: &Path,
 ) -> object_store::Result<object_store::ObjectMeta> {
@@ -537,6 +555,7 @@ impl Storage for ObjectStorage {
         let location = self.prefix.object_path(op, path)?;
         Ok(Box::new(ObjectWriter::new(
             Arc::clone(&self.store),
+            self.multipart.clone(),
             location,
             path.to_owned(),
             self.retry.clone(),

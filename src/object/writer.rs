@@ -6,23 +6,35 @@
 //! a spawned task, at most `max_parts_in_flight` at a time, so memory stays
 //! below `part_size × (max_parts_in_flight + 1)`.
 //!
-//! Each part upload and the completion are bounded by `attempt_timeout`.
-//! Parts are not retried: object_store's `MultipartUpload::put_part` numbers
-//! the part at the call, so a part cannot be re-sent under the same number.
-//! A failed part aborts the upload and fails the writer.
+//! How parts are sent depends on what the storage was given:
+//!
+//! * a [`MultipartStore`] (stores made by `seerstore::open`, or
+//!   `ObjectStorage::with_multipart_store`): each part goes out under its own
+//!   number and is retried like any request, each attempt bounded by
+//!   `attempt_timeout`; completing the upload is retried too, and a retried
+//!   completion whose earlier attempt landed (the upload is gone, the object
+//!   has our size) counts as done;
+//! * otherwise object_store's generic `MultipartUpload`, whose `put_part`
+//!   numbers the part at the call, so a part cannot be re-sent: a failed or
+//!   stalled part (bounded by `attempt_timeout`) aborts the upload and fails
+//!   the writer.
 //!
 //! On error, on `abort`, and when the writer is dropped without `finish` or
 //! `abort`, the multipart upload is aborted. The drop case spawns the abort
 //! on the current tokio runtime (`Handle::try_current`); dropped outside a
-//! runtime, the upload is left to the bucket's lifecycle rules.
+//! runtime, the upload is left to the bucket's lifecycle rules. A retried
+//! creation of the upload whose first answer was lost leaves that first
+//! upload to the lifecycle rules as well.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
-use object_store::{MultipartUpload, ObjectStore, PutPayload};
+use object_store::{MultipartId, MultipartUpload, ObjectStore, PutPayload};
 use tokio::task::JoinSet;
 
 use super::classify::from_object_store;
@@ -33,14 +45,29 @@ use crate::storage::{ObjectMeta, StorageWriter};
 
 const OP: Operation = Operation::Writer;
 
+/// How the parts of an upload reach the store.
+enum Sink {
+    /// object_store's generic upload: each part is sent once.
+    Generic(Box<dyn MultipartUpload>),
+    /// A `MultipartStore` upload: parts numbered by us, each retried.
+    Numbered {
+        store: Arc<dyn MultipartStore>,
+        id: MultipartId,
+        /// The id of each part sent so far, by number, once it has landed.
+        parts: Vec<Option<PartId>>,
+    },
+}
+
 /// A multipart upload in progress.
 struct Upload {
-    upload: Box<dyn MultipartUpload>,
-    parts: JoinSet<object_store::Result<()>>,
+    sink: Sink,
+    /// Parts uploading; each yields its number and id (numbered sinks).
+    tasks: JoinSet<Result<Option<(usize, PartId)>>>,
 }
 
 pub(crate) struct ObjectWriter {
     store: Arc<dyn ObjectStore>,
+    multipart: Option<Arc<dyn MultipartStore>>,
     location: Path,
     key: String,
     retry: RetryConfig,
@@ -68,6 +95,7 @@ impl std::fmt::Debug for ObjectWriter {
 impl ObjectWriter {
     pub(crate) fn new(
         store: Arc<dyn ObjectStore>,
+        multipart: Option<Arc<dyn MultipartStore>>,
         location: Path,
         key: String,
         retry: RetryConfig,
@@ -76,6 +104,7 @@ impl ObjectWriter {
     ) -> Self {
         Self {
             store,
+            multipart,
             location,
             key,
             retry,
@@ -123,19 +152,17 @@ impl ObjectWriter {
     async fn flush_full_parts(&mut self) -> Result<()> {
         while self.buffered >= self.part_size {
             if self.upload.is_none() {
-                let store = &self.store;
-                let location = &self.location;
-                let key = &self.key;
-                let upload = retry(&self.retry, OP, key, |_| async move {
-                    store
-                        .put_multipart_opts(location, Default::default())
-                        .await
-                        .map_err(|e| from_object_store(OP, key, None, e))
-                })
+                let sink = start_upload(
+                    &self.store,
+                    self.multipart.as_ref(),
+                    &self.location,
+                    &self.key,
+                    &self.retry,
+                )
                 .await?;
                 self.upload = Some(Upload {
-                    upload,
-                    parts: JoinSet::new(),
+                    sink,
+                    tasks: JoinSet::new(),
                 });
             }
             self.wait_for_parts(self.max_parts_in_flight - 1).await?;
@@ -145,12 +172,43 @@ impl ObjectWriter {
         Ok(())
     }
 
-    /// Uploads `part` in a task of its own, bounded by the attempt timeout.
+    /// Uploads `part` in a task of its own.
     fn spawn_part(&mut self, part: PutPayload) {
-        let timeout = self.retry.attempt_timeout;
-        if let Some(upload) = self.upload.as_mut() {
-            let put = upload.upload.put_part(part);
-            upload.parts.spawn(bounded(timeout, put));
+        let Some(upload) = self.upload.as_mut() else {
+            return;
+        };
+        let key = self.key.clone();
+        match &mut upload.sink {
+            Sink::Generic(generic) => {
+                let put = generic.put_part(part);
+                let timeout = self.retry.attempt_timeout;
+                upload.tasks.spawn(async move {
+                    bounded(timeout, put)
+                        .await
+                        .map(|()| None)
+                        .map_err(|e| from_object_store(OP, &key, None, e))
+                });
+            }
+            Sink::Numbered { store, id, parts } => {
+                let index = parts.len();
+                parts.push(None);
+                let (store, id) = (Arc::clone(store), id.clone());
+                let (location, config) = (self.location.clone(), self.retry.clone());
+                upload.tasks.spawn(async move {
+                    let part_id = retry(&config, OP, &key, |_| {
+                        let (store, id, location, key, part) =
+                            (&store, &id, &location, &key, part.clone());
+                        async move {
+                            store
+                                .put_part(location, id, index, part)
+                                .await
+                                .map_err(|e| from_object_store(OP, key, None, e))
+                        }
+                    })
+                    .await?;
+                    Ok(Some((index, part_id)))
+                });
+            }
         }
     }
 
@@ -159,11 +217,18 @@ impl ObjectWriter {
         let Some(upload) = self.upload.as_mut() else {
             return Ok(());
         };
-        while upload.parts.len() > in_flight {
-            match upload.parts.join_next().await {
-                Some(Ok(Ok(()))) | None => {}
-                Some(Ok(Err(e))) => return Err(self.classify(e)),
-                Some(Err(join)) => return Err(self.classify(join.into())),
+        while upload.tasks.len() > in_flight {
+            match upload.tasks.join_next().await {
+                None | Some(Ok(Ok(None))) => {}
+                Some(Ok(Ok(Some((index, part_id))))) => {
+                    if let Sink::Numbered { parts, .. } = &mut upload.sink {
+                        if let Some(slot) = parts.get_mut(index) {
+                            *slot = Some(part_id);
+                        }
+                    }
+                }
+                Some(Ok(Err(e))) => return Err(e),
+                Some(Err(join)) => return Err(from_object_store(OP, &self.key, None, join.into())),
             }
         }
         Ok(())
@@ -171,9 +236,8 @@ impl ObjectWriter {
 
     /// Aborts the multipart upload, if any.
     async fn abort_upload(&mut self) -> Result<()> {
-        if let Some(mut upload) = self.upload.take() {
-            upload.parts.abort_all();
-            upload.upload.abort().await.map_err(|e| self.classify(e))?;
+        if let Some(upload) = self.upload.take() {
+            abort(upload, &self.location, &self.key, &self.retry).await?;
         }
         Ok(())
     }
@@ -215,13 +279,40 @@ impl ObjectWriter {
         let Some(mut upload) = self.upload.take() else {
             return Err(self.poisoned());
         };
-        match bounded(self.retry.attempt_timeout, upload.upload.complete()).await {
-            Ok(result) => Ok(self.meta(result)),
-            Err(e) => {
-                self.upload = Some(upload);
-                Err(self.classify(e))
+        let numbered = match &upload.sink {
+            Sink::Numbered { store, id, parts } => Some((
+                Arc::clone(store),
+                id.clone(),
+                parts.iter().cloned().collect::<Option<Vec<PartId>>>(),
+            )),
+            Sink::Generic(_) => None,
+        };
+        let result = match (numbered, &mut upload.sink) {
+            (Some((store, id, Some(parts))), _) => {
+                complete_numbered(
+                    &store,
+                    self.store.as_ref(),
+                    &id,
+                    parts,
+                    &self.location,
+                    &self.key,
+                    self.size,
+                    &self.retry,
+                )
+                .await
             }
+            (None, Sink::Generic(generic)) => {
+                match bounded(self.retry.attempt_timeout, generic.complete()).await {
+                    Ok(result) => Ok(self.meta(result)),
+                    Err(e) => Err(self.classify(e)),
+                }
+            }
+            _ => Err(self.poisoned()),
+        };
+        if result.is_err() {
+            self.upload = Some(upload);
         }
+        result
     }
 
     fn meta(&self, result: object_store::PutResult) -> ObjectMeta {
@@ -284,17 +375,117 @@ async fn bounded<T>(
     }
 }
 
+/// Starts a multipart upload (retried; see the module docs).
+async fn start_upload(
+    store: &Arc<dyn ObjectStore>,
+    multipart: Option<&Arc<dyn MultipartStore>>,
+    location: &Path,
+    key: &str,
+    config: &RetryConfig,
+) -> Result<Sink> {
+    if let Some(multipart) = multipart {
+        let id = retry(config, OP, key, |_| async move {
+            multipart
+                .create_multipart(location)
+                .await
+                .map_err(|e| from_object_store(OP, key, None, e))
+        })
+        .await?;
+        return Ok(Sink::Numbered {
+            store: Arc::clone(multipart),
+            id,
+            parts: Vec::new(),
+        });
+    }
+    let upload = retry(config, OP, key, |_| async move {
+        store
+            .put_multipart_opts(location, Default::default())
+            .await
+            .map_err(|e| from_object_store(OP, key, None, e))
+    })
+    .await?;
+    Ok(Sink::Generic(upload))
+}
+
+/// Completes a numbered upload, retried. Completing is not idempotent:
+/// when a retry finds the upload gone and the object there with our size,
+/// the earlier attempt landed and lost its answer.
+#[allow(clippy::too_many_arguments)]
+async fn complete_numbered(
+    multipart: &Arc<dyn MultipartStore>,
+    store: &dyn ObjectStore,
+    id: &MultipartId,
+    parts: Vec<PartId>,
+    location: &Path,
+    key: &str,
+    size: u64,
+    config: &RetryConfig,
+) -> Result<ObjectMeta> {
+    let attempts = AtomicU32::new(0);
+    let completed = retry(config, OP, key, |_| {
+        attempts.fetch_add(1, Ordering::Relaxed);
+        let parts = parts.clone();
+        async move {
+            multipart
+                .complete_multipart(location, id, parts)
+                .await
+                .map_err(|e| from_object_store(OP, key, None, e))
+        }
+    })
+    .await;
+    let meta = |e_tag: Option<&str>, version: Option<&str>| {
+        ObjectMeta::new(key.to_owned(), size).with_version(encode_version(e_tag, version))
+    };
+    match completed {
+        Ok(result) => Ok(meta(result.e_tag.as_deref(), result.version.as_deref())),
+        Err(e) if attempts.load(Ordering::Relaxed) > 1 && !e.is_retryable() => {
+            match super::store_head(store, location).await {
+                Ok(head) if head.size == size => {
+                    Ok(meta(head.e_tag.as_deref(), head.version.as_deref()))
+                }
+                _ => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Aborts `upload`: stops its part uploads and tells the store.
+async fn abort(upload: Upload, location: &Path, key: &str, config: &RetryConfig) -> Result<()> {
+    let Upload { sink, mut tasks } = upload;
+    tasks.abort_all();
+    match sink {
+        Sink::Generic(mut generic) => generic
+            .abort()
+            .await
+            .map_err(|e| from_object_store(OP, key, None, e)),
+        Sink::Numbered { store, id, .. } => {
+            retry(config, OP, key, |_| {
+                let (store, id) = (&store, &id);
+                async move {
+                    store
+                        .abort_multipart(location, id)
+                        .await
+                        .map_err(|e| from_object_store(OP, key, None, e))
+                }
+            })
+            .await
+        }
+    }
+}
+
 impl Drop for ObjectWriter {
     fn drop(&mut self) {
-        let Some(mut upload) = self.upload.take() else {
+        let Some(upload) = self.upload.take() else {
             return;
         };
-        upload.parts.abort_all();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (location, key, config) =
+                (self.location.clone(), self.key.clone(), self.retry.clone());
             handle.spawn(async move {
                 // Nobody is left to report a failed abort to; the bucket's
                 // lifecycle rules are the last resort.
-                let _ = upload.upload.abort().await;
+                let _ = abort(upload, &location, &key, &config).await;
             });
         }
     }
