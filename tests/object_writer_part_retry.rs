@@ -58,7 +58,7 @@ impl MultipartStore for FaultyMultipart {
     ) -> object_store::Result<PartId> {
         self.faults.put_part_calls.fetch_add(1, Ordering::SeqCst);
         let fail = {
-            let mut once = self.faults.fail_part_once.lock().unwrap();
+            let mut once = self.faults.fail_part_once.lock().expect("fault rules");
             match once.iter().position(|p| *p == part_idx) {
                 Some(i) => {
                     once.remove(i);
@@ -81,7 +81,7 @@ impl MultipartStore for FaultyMultipart {
     ) -> object_store::Result<PutResult> {
         self.faults.complete_calls.fetch_add(1, Ordering::SeqCst);
         let result = self.inner.complete_multipart(path, id, parts).await?;
-        let mut lose = self.faults.lose_complete_answer.lock().unwrap();
+        let mut lose = self.faults.lose_complete_answer.lock().expect("fault rules");
         if *lose {
             *lose = false;
             return Err(reset());
@@ -130,7 +130,7 @@ async fn stream(storage: &ObjectStorage, key: &str, data: &Bytes) -> seerstore::
 #[tokio::test]
 async fn a_failed_part_is_retried_under_its_own_number() -> seerstore::Result<()> {
     let faults = Arc::new(Faults::default());
-    *faults.fail_part_once.lock().unwrap() = vec![0, 2];
+    *faults.fail_part_once.lock().expect("fault rules") = vec![0, 2];
     let (storage, _) = storage(&faults);
     let data = object(3 * PART + 123);
     assert_eq!(
@@ -148,7 +148,7 @@ async fn a_failed_part_is_retried_under_its_own_number() -> seerstore::Result<()
 async fn a_part_failing_past_the_retry_limit_aborts_the_upload() -> seerstore::Result<()> {
     let faults = Arc::new(Faults::default());
     // Part 1 fails on every one of its 1 + 3 attempts.
-    *faults.fail_part_once.lock().unwrap() = vec![1, 1, 1, 1];
+    *faults.fail_part_once.lock().expect("fault rules") = vec![1, 1, 1, 1];
     let (storage, _) = storage(&faults);
     let err = stream(&storage, "L1/big.sst", &object(3 * PART))
         .await
@@ -169,7 +169,7 @@ async fn a_part_failing_past_the_retry_limit_aborts_the_upload() -> seerstore::R
 #[tokio::test]
 async fn a_lost_answer_to_the_completion_is_not_an_error() -> seerstore::Result<()> {
     let faults = Arc::new(Faults::default());
-    *faults.lose_complete_answer.lock().unwrap() = true;
+    *faults.lose_complete_answer.lock().expect("fault rules") = true;
     let (storage, _) = storage(&faults);
     let data = object(2 * PART + 1);
     assert_eq!(
