@@ -33,6 +33,9 @@ pub mod error;
 #[cfg(feature = "http-connector")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-connector")))]
 pub mod http;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod instrumented;
 mod local;
 mod object;
 mod open;
@@ -40,12 +43,16 @@ pub mod path;
 mod probe;
 mod retry;
 mod storage;
+mod trace;
 
 #[cfg(feature = "conformance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
 pub use error::{Error, Operation, Result};
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use instrumented::Instrumented;
 pub use local::{LocalStorage, LocalStorageBuilder};
 pub use object::ObjectStorage;
 pub use open::{open, open_with};

@@ -437,34 +437,43 @@ fn read_at(file: &File, range: &Range<u64>) -> io::Result<Bytes> {
 #[async_trait]
 impl Storage for LocalStorage {
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
-        let op = Operation::ReadRange;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| {
-            let mut out = inner.read_ranges(op, &key, std::slice::from_ref(&range))?;
-            Ok(out.pop().unwrap_or_default())
+        crate::trace::traced("local", Operation::ReadRange, path, async move {
+            let op = Operation::ReadRange;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| {
+                let mut out = inner.read_ranges(op, &key, std::slice::from_ref(&range))?;
+                Ok(out.pop().unwrap_or_default())
+            })
+            .await
         })
         .await
     }
 
     /// Reads all ranges in one blocking-pool task, from one handle.
     async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let op = Operation::ReadRanges;
-        let key = validate_path(op, path)?.to_owned();
-        if ranges.is_empty() {
-            // What calling `read_range` for each of no ranges gives.
-            return Ok(Vec::new());
-        }
-        let ranges = ranges.to_vec();
-        self.run(op, path, move |inner| inner.read_ranges(op, &key, &ranges))
-            .await
+        crate::trace::traced("local", Operation::ReadRanges, path, async move {
+            let op = Operation::ReadRanges;
+            let key = validate_path(op, path)?.to_owned();
+            if ranges.is_empty() {
+                // What calling `read_range` for each of no ranges gives.
+                return Ok(Vec::new());
+            }
+            let ranges = ranges.to_vec();
+            self.run(op, path, move |inner| inner.read_ranges(op, &key, &ranges))
+                .await
+        })
+        .await
     }
 
     async fn read(&self, path: &str) -> Result<Bytes> {
-        let op = Operation::Read;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| {
-            let handle = inner.handle(op, &key)?;
-            read_at(&handle.file, &(0..handle.size)).map_err(|e| Error::io(op, &key, e))
+        crate::trace::traced("local", Operation::Read, path, async move {
+            let op = Operation::Read;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| {
+                let handle = inner.handle(op, &key)?;
+                read_at(&handle.file, &(0..handle.size)).map_err(|e| Error::io(op, &key, e))
+            })
+            .await
         })
         .await
     }
@@ -472,22 +481,28 @@ impl Storage for LocalStorage {
     /// Always stats the file afresh (never from the handle cache), so the
     /// version is current.
     async fn head(&self, path: &str) -> Result<ObjectMeta> {
-        let op = Operation::Head;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| {
-            let (_, stat) = inner.open_object(op, &key)?;
-            Ok(meta_of(&key, &stat))
+        crate::trace::traced("local", Operation::Head, path, async move {
+            let op = Operation::Head;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| {
+                let (_, stat) = inner.open_object(op, &key)?;
+                Ok(meta_of(&key, &stat))
+            })
+            .await
         })
         .await
     }
 
     async fn exists(&self, path: &str) -> Result<bool> {
-        let op = Operation::Exists;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| match inner.open_object(op, &key) {
-            Ok(_) => Ok(true),
-            Err(Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
+        crate::trace::traced("local", Operation::Exists, path, async move {
+            let op = Operation::Exists;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| match inner.open_object(op, &key) {
+                Ok(_) => Ok(true),
+                Err(Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e),
+            })
+            .await
         })
         .await
     }
@@ -501,47 +516,63 @@ impl Storage for LocalStorage {
     /// future is dropped. See [`LocalStorage`] for versions and the
     /// atomicity of each mode.
     async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
-        let op = Operation::Write;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| {
-            let mut temp = TempFile::create(inner, &key).map_err(|e| Error::io(op, &key, e))?;
-            // Fail a doomed create before writing the data; the rename
-            // below still decides atomically.
-            if mode == WriteMode::Create
-                && temp.target_exists().map_err(|e| Error::io(op, &key, e))?
-            {
-                return Err(Error::AlreadyExists {
-                    op,
-                    path: key,
-                    source: None,
-                });
-            }
-            temp.write_all(&data).map_err(|e| Error::io(op, &key, e))?;
-            temp.publish(inner, op, &key, &mode)
+        crate::trace::traced("local", Operation::Write, path, async move {
+            let op = Operation::Write;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| {
+                let mut temp = TempFile::create(inner, &key).map_err(|e| Error::io(op, &key, e))?;
+                // Fail a doomed create before writing the data; the rename
+                // below still decides atomically.
+                if mode == WriteMode::Create
+                    && temp.target_exists().map_err(|e| Error::io(op, &key, e))?
+                {
+                    return Err(Error::AlreadyExists {
+                        op,
+                        path: key,
+                        source: None,
+                    });
+                }
+                temp.write_all(&data).map_err(|e| Error::io(op, &key, e))?;
+                temp.publish(inner, op, &key, &mode)
+            })
+            .await
         })
         .await
     }
 
     async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
-        let op = Operation::Writer;
-        let key = validate_path(op, path)?.to_owned();
-        let writer = writer::LocalWriter::create(self.inner.clone(), key).await?;
-        Ok(Box::new(writer))
+        crate::trace::traced("local", Operation::Writer, path, async move {
+            let op = Operation::Writer;
+            let key = validate_path(op, path)?.to_owned();
+            let writer = writer::LocalWriter::create(self.inner.clone(), key).await?;
+            Ok(crate::trace::TracedWriter::wrap(
+                "local",
+                path,
+                Box::new(writer),
+            ))
+        })
+        .await
     }
 
     async fn delete(&self, path: &str) -> Result<()> {
-        let op = Operation::Delete;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| inner.delete(&key)).await
+        crate::trace::traced("local", Operation::Delete, path, async move {
+            let op = Operation::Delete;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| inner.delete(&key)).await
+        })
+        .await
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
-        list::list(&self.inner, prefix)
+        crate::trace::traced_list("local", prefix, list::list(&self.inner, prefix))
     }
 
     async fn sync(&self, path: &str) -> Result<()> {
-        let op = Operation::Sync;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| inner.sync(&key)).await
+        crate::trace::traced("local", Operation::Sync, path, async move {
+            let op = Operation::Sync;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| inner.sync(&key)).await
+        })
+        .await
     }
 }
