@@ -55,7 +55,7 @@ pub use error::{Error, Operation, Result};
 pub use instrumented::Instrumented;
 pub use local::{LocalStorage, LocalStorageBuilder};
 pub use object::ObjectStorage;
-pub use open::{open, open_with};
+pub use open::{open, open_with, redact_url};
 pub use probe::{probe, Probe, PROBE_PREFIX};
 pub use retry::RetryConfig;
 pub use storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
