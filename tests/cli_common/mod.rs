@@ -43,8 +43,14 @@ impl Run {
 
 /// Runs `seerstore ARGS`, with `stdin` as its input (empty when `None`).
 pub fn seerstore(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    seerstore_env(args, stdin, &[])
+}
+
+/// Like [`seerstore`], with extra environment variables.
+pub fn seerstore_env(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_seerstore"))
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
