@@ -294,3 +294,21 @@ fn describe_registers_units() {
     assert_eq!(unit, Some(metrics::Unit::Bytes));
     assert!(description.is_some());
 }
+
+#[test]
+fn wraps_the_storage_open_returns() {
+    let metrics = with_recorder(false, || async {
+        let shared: Arc<dyn Storage> = seerstore::open("memory:///t").await?;
+        let storage = Instrumented::new(shared.clone());
+        storage.write("k", Bytes::from_static(b"abc")).await?;
+        assert_eq!(shared.read("k").await?, "abc");
+        Ok(())
+    });
+    assert_eq!(
+        counter(
+            &metrics,
+            "seerstore_written_bytes_total{operation=write,storage=default}"
+        ),
+        3
+    );
+}
