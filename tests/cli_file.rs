@@ -218,3 +218,17 @@ fn credentials_in_a_url_are_never_printed() {
     );
     assert!(!run.stderr.contains("hunter2"), "{run:?}");
 }
+
+#[test]
+fn commands_leave_the_directory_to_its_owner() {
+    // An abandoned temp file of a crashed writer: the database's own open
+    // sweeps it; a look with the command line does not.
+    let db = db();
+    std::fs::create_dir(db._dir.path().join("L0")).expect("mkdir");
+    let abandoned = db._dir.path().join("L0/.seerstore-tmp.1.0.0");
+    std::fs::write(&abandoned, b"half").expect("write");
+    seerstore(&["put", &db.at("L0/1.sst")], Some(b"x")).ok();
+    assert_eq!(seerstore(&["ls", &db.url], None).ok(), "L0/1.sst\n");
+    seerstore(&["stat", &db.at("L0/1.sst")], None).ok();
+    assert!(abandoned.exists());
+}

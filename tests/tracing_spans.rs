@@ -63,7 +63,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Captured {
                 .unwrap_or_default();
             self.spans
                 .lock()
-                .unwrap()
+                .expect("lock")
                 .push((span.name().to_owned(), fields));
         }
     }
@@ -80,7 +80,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Captured {
                 fields.insert("span.operation".into(), op);
             }
         }
-        self.events.lock().unwrap().push(fields);
+        self.events.lock().expect("lock").push(fields);
     }
 }
 
@@ -94,7 +94,7 @@ impl Captured {
     fn spans_of(&self, operation: &str) -> Vec<Fields> {
         self.spans
             .lock()
-            .unwrap()
+            .expect("lock")
             .iter()
             .filter(|(name, f)| {
                 name == "storage" && f.get("operation").map(String::as_str) == Some(operation)
@@ -106,7 +106,7 @@ impl Captured {
     fn retry_events(&self) -> Vec<Fields> {
         self.events
             .lock()
-            .unwrap()
+            .expect("lock")
             .iter()
             .filter(|f| f.contains_key("delay_ms"))
             .cloned()
@@ -171,7 +171,7 @@ async fn local_calls_have_spans_with_backend_operation_path_and_bytes() -> seers
     assert!(captured
         .spans
         .lock()
-        .unwrap()
+        .expect("lock")
         .iter()
         .all(|(_, f)| !f.contains_key("attempt")));
     assert!(captured.retry_events().is_empty());
@@ -221,8 +221,8 @@ async fn object_store_retries_are_events_and_the_span_names_the_last_attempt(
     // Nothing in any field names the prefix (or anything URL-like).
     let everything = format!(
         "{:?}{:?}",
-        captured.spans.lock().unwrap(),
-        captured.events.lock().unwrap()
+        captured.spans.lock().expect("lock"),
+        captured.events.lock().expect("lock")
     );
     assert!(!everything.contains("secret-prefix"), "{everything}");
     Ok(())

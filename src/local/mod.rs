@@ -131,9 +131,21 @@ pub struct LocalStorageBuilder {
     root: PathBuf,
     max_open_files: usize,
     follow_symlinks: bool,
+    sweep: bool,
 }
 
 impl LocalStorageBuilder {
+    /// Whether [`open`](Self::open) sweeps temporary files left by dead
+    /// writers (default `true`). The sweep walks the whole tree under the
+    /// root; a short-lived reader (a command-line tool looking at one
+    /// object) may skip it, and leaves the cleanup to the database that
+    /// owns the directory.
+    #[must_use]
+    pub fn sweep(mut self, sweep: bool) -> Self {
+        self.sweep = sweep;
+        self
+    }
+
     /// How many read handles to keep open (least recently used evicted);
     /// `0` opens the file on every read. Default
     /// [`LocalStorage::DEFAULT_MAX_OPEN_FILES`].
@@ -172,6 +184,7 @@ impl LocalStorageBuilder {
 
 fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
     std::fs::create_dir_all(&builder.root)?;
+    let sweep = builder.sweep;
     let root_fd = rustix::fs::open(&builder.root, dir_flags(), rustix::fs::Mode::empty())?;
     let inner = Inner {
         root: builder.root,
@@ -184,7 +197,9 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
         running: AtomicUsize::new(0),
         idle: Notify::new(),
     };
-    list::sweep(&inner);
+    if sweep {
+        list::sweep(&inner);
+    }
     Ok(LocalStorage {
         inner: Arc::new(inner),
     })
@@ -273,6 +288,7 @@ impl LocalStorage {
             root: root.as_ref().to_path_buf(),
             max_open_files: Self::DEFAULT_MAX_OPEN_FILES,
             follow_symlinks: true,
+            sweep: true,
         }
     }
 

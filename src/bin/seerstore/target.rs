@@ -4,7 +4,8 @@
 //! parent, with the query (the options) kept, and the last segment is the
 //! key. A prefix URL is opened as it is. A `file://` URL must name an
 //! existing directory below `/` (only `put` creates one), so a typo does
-//! not create directories and `/` is never a storage root.
+//! not create directories and `/` is never a storage root; it is opened
+//! without `LocalStorage::open`'s sweep of temporary files.
 
 use std::sync::Arc;
 
@@ -108,6 +109,18 @@ async fn open(
                     return Err(CliError::not_found(format!("{shown:?}: no such directory")));
                 }
             }
+        }
+        // A plain directory URL is opened here, without the sweep of
+        // temporary files (a walk of the whole tree; the cleanup is the
+        // owning database's job). Anything else goes to `open`, which
+        // accepts or refuses it with its own message.
+        let plain = url.query().is_none() && url.fragment().is_none() && options.is_empty();
+        if let (true, Ok(dir)) = (plain, url.to_file_path()) {
+            let local = seerstore::LocalStorage::builder(dir)
+                .sweep(false)
+                .open()
+                .await?;
+            return Ok(Arc::new(local));
         }
     }
     Ok(seerstore::open_with(url.as_str(), options.iter().cloned()).await?)
