@@ -14,7 +14,7 @@
 //! | `backend` | `"local"` or `"object_store"` |
 //! | `operation` | the method: `read_range`, `write`, `list`, ... ([`Operation::as_str`]) |
 //! | `path` | the key (or list prefix), relative to the storage root or prefix |
-//! | `bytes` | bytes read or written, recorded when the call succeeds |
+//! | `bytes` | bytes read or written (a listing: the total size listed), recorded when the call succeeds |
 //! | `attempt` | object stores: the number of the last attempt (1 = no retry) |
 //! | `error` | the error's kind ([`Error::kind`]) when the call fails |
 //!
@@ -105,14 +105,15 @@ pub(crate) async fn traced<T: Moved>(
 ) -> Result<T> {
     let span = op_span(backend, op, path);
     let outcome = call.instrument(span.clone()).await;
-    record(&span, &outcome);
+    record(&span, op, &outcome);
     outcome
 }
 
-fn record<T: Moved>(span: &Span, outcome: &Result<T>) {
+fn record<T: Moved>(span: &Span, op: Operation, outcome: &Result<T>) {
     match outcome {
         Ok(value) => {
-            if let Some(bytes) = value.moved() {
+            // `head` returns a size but moves no data.
+            if let (Some(bytes), false) = (value.moved(), op == Operation::Head) {
                 span.record("bytes", bytes);
             }
         }

@@ -232,3 +232,24 @@ fn commands_leave_the_directory_to_its_owner() {
     seerstore(&["stat", &db.at("L0/1.sst")], None).ok();
     assert!(abandoned.exists());
 }
+
+#[test]
+fn verbose_traces_calls_and_keeps_errors_to_one_seerstore_line() {
+    let db = db();
+    seerstore(&["put", &db.at("k")], Some(b"0123456789")).ok();
+    let run = seerstore(&["-v", "cat", "--range", "2..4", &db.at("k")], None);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, b"23");
+    assert!(run.stderr.contains("operation=\"read_range\""), "{run:?}");
+    assert!(run.stderr.contains("bytes=2"), "{run:?}");
+
+    let run = seerstore(&["-v", "cat", &db.at("missing")], None);
+    assert_eq!(run.code, NOT_FOUND);
+    assert!(run.stderr.contains("error=\"not_found\""), "{run:?}");
+    let ours: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("seerstore: "))
+        .collect();
+    assert_eq!(ours.len(), 1, "{run:?}");
+}

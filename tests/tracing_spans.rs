@@ -162,6 +162,12 @@ async fn local_calls_have_spans_with_backend_operation_path_and_bytes() -> seers
     assert!(writer_spans.iter().all(|s| field(s, "path") == "L1/2.sst"));
     assert_eq!(field(&writer_spans[2], "bytes"), "3");
 
+    // head returns a size but moves no bytes.
+    storage.head("L0/1.sst").await?;
+    let heads = captured.spans_of("head");
+    assert_eq!(heads.len(), 1);
+    assert!(!heads[0].contains_key("bytes"), "{heads:?}");
+
     let lists = captured.spans_of("list");
     assert_eq!(lists.len(), 1);
     assert_eq!(field(&lists[0], "path"), "L0");

@@ -10,6 +10,9 @@
 //! seerstore probe [--json] URL             what the backend really honours
 //! ```
 //!
+//! Global options: `-o KEY=VALUE` (a storage option, as in a URL's query;
+//! repeatable) and `-v` (trace calls and retries to stderr).
+//!
 //! An object URL is opened at its parent (`file:///data/db/L0/1.sst` is the
 //! key `1.sst` in `file:///data/db/L0`; `s3://b/a/1.sst?endpoint=…` is the
 //! key `1.sst` under `s3://b/a?endpoint=…`), so no command opens `/` as a
@@ -40,6 +43,12 @@ struct Cli {
     /// `-o secret_access_key=...`; kept out of shell history's URLs.
     #[arg(short = 'o', long = "option", value_name = "KEY=VALUE", global = true)]
     options: Vec<String>,
+
+    /// Trace every storage call (when it ends: key, bytes, attempts, error
+    /// kind, time) and every retry to stderr. Fields never hold credentials
+    /// or URLs.
+    #[arg(short = 'v', long = "verbose", global = true)]
+    verbose: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -103,6 +112,9 @@ enum Command {
 fn main() {
     exit::quiet_panics();
     let cli = Cli::parse();
+    if cli.verbose {
+        trace_to_stderr();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -117,4 +129,18 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(err) => exit::fail(err),
     }
+}
+
+/// Prints seerstore's spans (when they close, with their fields and time)
+/// and retry events to stderr.
+fn trace_to_stderr() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(FmtSpan::CLOSE)
+        .finish();
+    // Only fails if a subscriber is already set, which nothing else does.
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
