@@ -36,7 +36,10 @@
 //!
 //! `operation` is [`Operation::as_str`] (`read_range`, `write`, ...;
 //! `write_with` counts as `write`, a streaming writer's calls as `writer`),
-//! `storage` the label given to [`Instrumented::with_label`].
+//! `storage` the label given to [`Instrumented::with_label`]. A listing
+//! is counted when its stream ends or fails; one dropped before that is
+//! not counted. A streaming writer's `write` calls count only their
+//! errors; `finish` and `abort` are calls.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
