@@ -261,6 +261,26 @@ impl Error {
         }
     }
 
+    /// A short, stable name of the variant, for metric labels and trace
+    /// fields: `not_found`, `already_exists`, `precondition`,
+    /// `invalid_path`, `invalid_range`, `io`, `object_store`, `timeout`,
+    /// `not_supported`, `invalid_url`. It never carries a message, so
+    /// nothing of a URL or a credential.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not_found",
+            Error::AlreadyExists { .. } => "already_exists",
+            Error::Precondition { .. } => "precondition",
+            Error::InvalidPath { .. } => "invalid_path",
+            Error::InvalidRange { .. } => "invalid_range",
+            Error::Io { .. } => "io",
+            Error::ObjectStore { .. } => "object_store",
+            Error::Timeout { .. } => "timeout",
+            Error::NotSupported { .. } => "not_supported",
+            Error::InvalidUrl { .. } => "invalid_url",
+        }
+    }
+
     /// The HTTP status behind this error, where there was one.
     pub fn status(&self) -> Option<u16> {
         match self {

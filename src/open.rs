@@ -480,9 +480,16 @@ fn is_secret_key(key: &str) -> bool {
     .any(|word| key.contains(word))
 }
 
-/// `url` with its user, password and secret-looking query values replaced
-/// by `***`. Works on text that does not parse as a URL too.
-pub(crate) fn redact_url(url: &str) -> String {
+/// `url` with its user, password, fragment and secret-looking query values
+/// (keys containing `secret`, `token`, `sas`, `password`, `key`, `sig`,
+/// `credential` or `auth`) replaced by `***`: what every error of this
+/// crate shows of a URL. Works on text that does not parse as a URL too.
+///
+/// ```
+/// let shown = seerstore::redact_url("s3://b/p?region=eu-west-1&secret_access_key=hunter2");
+/// assert_eq!(shown, "s3://b/p?region=eu-west-1&secret_access_key=***");
+/// ```
+pub fn redact_url(url: &str) -> String {
     let (before_fragment, fragment) = match url.split_once('#') {
         Some((head, _)) => (head, Some("***")),
         None => (url, None),

@@ -2,6 +2,13 @@
 //!
 //! This is the only module that uses the `backoff` crate, so replacing it
 //! would touch this file alone.
+//!
+//! The loop is where attempts are visible, so it is where they are
+//! observed: each attempt is recorded on the operation's tracing span
+//! (`attempt`) and counted (`seerstore_attempts_total`, feature
+//! `metrics`); each retry emits a tracing event with its cause and delay
+//! and is counted (`seerstore_retries_total`). A wrapper such as
+//! `Instrumented` sits above the backend and so sees calls, not attempts.
 
 use std::future::Future;
 use std::time::Duration;
@@ -177,16 +184,18 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let mut number = 0u32;
+    // Shared with the notify callback below, which names the failed attempt.
+    let number = &std::sync::atomic::AtomicU32::new(0);
     let attempt_timeout = config.attempt_timeout;
     // `retry_notify` creates the next attempt's future before sleeping; the
     // mutex lets the future call `attempt` only once the delay is over, so no
     // work of an attempt (not even its synchronous part) precedes its delay.
     let attempt = &std::sync::Mutex::new(&mut attempt);
     let operation = || {
-        number += 1;
-        let this_attempt = number;
+        let this_attempt = number.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         async move {
+            crate::trace::record_attempt(this_attempt);
+            count_attempt(op);
             let fut = match attempt.lock() {
                 Ok(mut attempt) => (*attempt)(this_attempt),
                 Err(poisoned) => (*poisoned.into_inner())(this_attempt),
@@ -211,7 +220,33 @@ where
             })
         }
     };
-    backoff::future::retry_notify(config.policy(), operation, |_err, _delay| {}).await
+    let notify = |err: Error, delay: Duration| {
+        let failed = number.load(std::sync::atomic::Ordering::Relaxed);
+        on_retry(op, failed, &err, delay);
+    };
+    backoff::future::retry_notify(config.policy(), operation, notify).await
+}
+
+/// Counts one attempt of `op` (metric `seerstore_attempts_total`).
+pub(crate) fn count_attempt(op: Operation) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(crate::instrumented::ATTEMPTS, "operation" => op.as_str()).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = op;
+}
+
+/// What happens when attempt `failed` of `op` failed with the retryable
+/// `cause` and the loop waits `delay`: the trace event and the retry
+/// counter (metric `seerstore_retries_total`).
+pub(crate) fn on_retry(op: Operation, failed: u32, cause: &Error, delay: Duration) {
+    crate::trace::retry_event(op, failed, cause, delay);
+    #[cfg(feature = "metrics")]
+    metrics::counter!(
+        crate::instrumented::RETRIES,
+        "operation" => op.as_str(),
+        "cause" => cause.kind(),
+    )
+    .increment(1);
 }
 
 #[cfg(test)]

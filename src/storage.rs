@@ -522,3 +522,53 @@ pub trait StorageWriter: Send {
 /// Compile-time proof that both traits are object-safe.
 #[allow(dead_code)]
 fn _object_safe(_: &dyn Storage, _: Box<dyn StorageWriter>) {}
+
+/// A shared storage is a storage: wrappers such as `Instrumented` take the
+/// `Arc<dyn Storage>` that [`open`](crate::open) returns.
+#[async_trait]
+#[deny(clippy::missing_trait_methods)]
+impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
+    async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
+        (**self).read_range(path, range).await
+    }
+
+    async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        (**self).read_ranges(path, ranges).await
+    }
+
+    async fn read(&self, path: &str) -> Result<Bytes> {
+        (**self).read(path).await
+    }
+
+    async fn head(&self, path: &str) -> Result<ObjectMeta> {
+        (**self).head(path).await
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool> {
+        (**self).exists(path).await
+    }
+
+    async fn write(&self, path: &str, data: Bytes) -> Result<ObjectMeta> {
+        (**self).write(path, data).await
+    }
+
+    async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
+        (**self).write_with(path, data, mode).await
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
+        (**self).writer(path).await
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        (**self).delete(path).await
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
+        (**self).list(prefix)
+    }
+
+    async fn sync(&self, path: &str) -> Result<()> {
+        (**self).sync(path).await
+    }
+}

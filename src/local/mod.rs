@@ -131,9 +131,21 @@ pub struct LocalStorageBuilder {
     root: PathBuf,
     max_open_files: usize,
     follow_symlinks: bool,
+    sweep: bool,
 }
 
 impl LocalStorageBuilder {
+    /// Whether [`open`](Self::open) sweeps temporary files left by dead
+    /// writers (default `true`). The sweep walks the whole tree under the
+    /// root; a short-lived reader (a command-line tool looking at one
+    /// object) may skip it, and leaves the cleanup to the database that
+    /// owns the directory.
+    #[must_use]
+    pub fn sweep(mut self, sweep: bool) -> Self {
+        self.sweep = sweep;
+        self
+    }
+
     /// How many read handles to keep open (least recently used evicted);
     /// `0` opens the file on every read. Default
     /// [`LocalStorage::DEFAULT_MAX_OPEN_FILES`].
@@ -172,6 +184,7 @@ impl LocalStorageBuilder {
 
 fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
     std::fs::create_dir_all(&builder.root)?;
+    let sweep = builder.sweep;
     let root_fd = rustix::fs::open(&builder.root, dir_flags(), rustix::fs::Mode::empty())?;
     let inner = Inner {
         root: builder.root,
@@ -184,7 +197,9 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
         running: AtomicUsize::new(0),
         idle: Notify::new(),
     };
-    list::sweep(&inner);
+    if sweep {
+        list::sweep(&inner);
+    }
     Ok(LocalStorage {
         inner: Arc::new(inner),
     })
@@ -273,6 +288,7 @@ impl LocalStorage {
             root: root.as_ref().to_path_buf(),
             max_open_files: Self::DEFAULT_MAX_OPEN_FILES,
             follow_symlinks: true,
+            sweep: true,
         }
     }
 
@@ -437,34 +453,43 @@ fn read_at(file: &File, range: &Range<u64>) -> io::Result<Bytes> {
 #[async_trait]
 impl Storage for LocalStorage {
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
-        let op = Operation::ReadRange;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| {
-            let mut out = inner.read_ranges(op, &key, std::slice::from_ref(&range))?;
-            Ok(out.pop().unwrap_or_default())
+        crate::trace::traced("local", Operation::ReadRange, path, async move {
+            let op = Operation::ReadRange;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| {
+                let mut out = inner.read_ranges(op, &key, std::slice::from_ref(&range))?;
+                Ok(out.pop().unwrap_or_default())
+            })
+            .await
         })
         .await
     }
 
     /// Reads all ranges in one blocking-pool task, from one handle.
     async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let op = Operation::ReadRanges;
-        let key = validate_path(op, path)?.to_owned();
-        if ranges.is_empty() {
-            // What calling `read_range` for each of no ranges gives.
-            return Ok(Vec::new());
-        }
-        let ranges = ranges.to_vec();
-        self.run(op, path, move |inner| inner.read_ranges(op, &key, &ranges))
-            .await
+        crate::trace::traced("local", Operation::ReadRanges, path, async move {
+            let op = Operation::ReadRanges;
+            let key = validate_path(op, path)?.to_owned();
+            if ranges.is_empty() {
+                // What calling `read_range` for each of no ranges gives.
+                return Ok(Vec::new());
+            }
+            let ranges = ranges.to_vec();
+            self.run(op, path, move |inner| inner.read_ranges(op, &key, &ranges))
+                .await
+        })
+        .await
     }
 
     async fn read(&self, path: &str) -> Result<Bytes> {
-        let op = Operation::Read;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| {
-            let handle = inner.handle(op, &key)?;
-            read_at(&handle.file, &(0..handle.size)).map_err(|e| Error::io(op, &key, e))
+        crate::trace::traced("local", Operation::Read, path, async move {
+            let op = Operation::Read;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| {
+                let handle = inner.handle(op, &key)?;
+                read_at(&handle.file, &(0..handle.size)).map_err(|e| Error::io(op, &key, e))
+            })
+            .await
         })
         .await
     }
@@ -472,22 +497,28 @@ impl Storage for LocalStorage {
     /// Always stats the file afresh (never from the handle cache), so the
     /// version is current.
     async fn head(&self, path: &str) -> Result<ObjectMeta> {
-        let op = Operation::Head;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| {
-            let (_, stat) = inner.open_object(op, &key)?;
-            Ok(meta_of(&key, &stat))
+        crate::trace::traced("local", Operation::Head, path, async move {
+            let op = Operation::Head;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| {
+                let (_, stat) = inner.open_object(op, &key)?;
+                Ok(meta_of(&key, &stat))
+            })
+            .await
         })
         .await
     }
 
     async fn exists(&self, path: &str) -> Result<bool> {
-        let op = Operation::Exists;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| match inner.open_object(op, &key) {
-            Ok(_) => Ok(true),
-            Err(Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
+        crate::trace::traced("local", Operation::Exists, path, async move {
+            let op = Operation::Exists;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| match inner.open_object(op, &key) {
+                Ok(_) => Ok(true),
+                Err(Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e),
+            })
+            .await
         })
         .await
     }
@@ -501,47 +532,63 @@ impl Storage for LocalStorage {
     /// future is dropped. See [`LocalStorage`] for versions and the
     /// atomicity of each mode.
     async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
-        let op = Operation::Write;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| {
-            let mut temp = TempFile::create(inner, &key).map_err(|e| Error::io(op, &key, e))?;
-            // Fail a doomed create before writing the data; the rename
-            // below still decides atomically.
-            if mode == WriteMode::Create
-                && temp.target_exists().map_err(|e| Error::io(op, &key, e))?
-            {
-                return Err(Error::AlreadyExists {
-                    op,
-                    path: key,
-                    source: None,
-                });
-            }
-            temp.write_all(&data).map_err(|e| Error::io(op, &key, e))?;
-            temp.publish(inner, op, &key, &mode)
+        crate::trace::traced("local", Operation::Write, path, async move {
+            let op = Operation::Write;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| {
+                let mut temp = TempFile::create(inner, &key).map_err(|e| Error::io(op, &key, e))?;
+                // Fail a doomed create before writing the data; the rename
+                // below still decides atomically.
+                if mode == WriteMode::Create
+                    && temp.target_exists().map_err(|e| Error::io(op, &key, e))?
+                {
+                    return Err(Error::AlreadyExists {
+                        op,
+                        path: key,
+                        source: None,
+                    });
+                }
+                temp.write_all(&data).map_err(|e| Error::io(op, &key, e))?;
+                temp.publish(inner, op, &key, &mode)
+            })
+            .await
         })
         .await
     }
 
     async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
-        let op = Operation::Writer;
-        let key = validate_path(op, path)?.to_owned();
-        let writer = writer::LocalWriter::create(self.inner.clone(), key).await?;
-        Ok(Box::new(writer))
+        crate::trace::traced("local", Operation::Writer, path, async move {
+            let op = Operation::Writer;
+            let key = validate_path(op, path)?.to_owned();
+            let writer = writer::LocalWriter::create(self.inner.clone(), key).await?;
+            Ok(crate::trace::TracedWriter::wrap(
+                "local",
+                path,
+                Box::new(writer),
+            ))
+        })
+        .await
     }
 
     async fn delete(&self, path: &str) -> Result<()> {
-        let op = Operation::Delete;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| inner.delete(&key)).await
+        crate::trace::traced("local", Operation::Delete, path, async move {
+            let op = Operation::Delete;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| inner.delete(&key)).await
+        })
+        .await
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
-        list::list(&self.inner, prefix)
+        crate::trace::traced_list("local", prefix, list::list(&self.inner, prefix))
     }
 
     async fn sync(&self, path: &str) -> Result<()> {
-        let op = Operation::Sync;
-        let key = validate_path(op, path)?.to_owned();
-        self.run(op, path, move |inner| inner.sync(&key)).await
+        crate::trace::traced("local", Operation::Sync, path, async move {
+            let op = Operation::Sync;
+            let key = validate_path(op, path)?.to_owned();
+            self.run(op, path, move |inner| inner.sync(&key)).await
+        })
+        .await
     }
 }

@@ -421,104 +421,119 @@ fn merge_ranges(ranges: &[Range<u64>], coalesce: u64) -> Vec<Range<u64>> {
 #[async_trait]
 impl Storage for ObjectStorage {
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
-        let op = Operation::ReadRange;
-        let location = self.prefix.object_path(op, path)?;
-        if range.start > range.end {
-            return Err(Error::InvalidRange {
-                op,
-                path: path.to_owned(),
-                range,
-                size: None,
-            });
-        }
-        if range.start == range.end {
-            let size = self.head_location(op, path, &location).await?.size;
-            check_range(op, path, &range, size)?;
-            return Ok(Bytes::new());
-        }
-        Ok(self.get_range(op, path, &location, range).await?.0)
-    }
-
-    async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let op = Operation::ReadRanges;
-        let location = self.prefix.object_path(op, path)?;
-        if let Some(bad) = ranges.iter().find(|r| r.start > r.end) {
-            return Err(Error::InvalidRange {
-                op,
-                path: path.to_owned(),
-                range: bad.clone(),
-                size: None,
-            });
-        }
-        if ranges.is_empty() {
-            return Ok(Vec::new());
-        }
-        let merged = merge_ranges(ranges, self.coalesce);
-        let location = &location;
-        let fetched: Vec<(Bytes, u64)> = stream::iter(merged.iter().cloned())
-            .map(|range| self.get_range(op, path, location, range))
-            .buffered(MAX_CONCURRENT_RANGES)
-            .try_collect()
-            .await?;
-        let size = match fetched.first() {
-            Some((_, size)) => *size,
-            None => self.head_location(op, path, location).await?.size,
-        };
-        let mut out = Vec::with_capacity(ranges.len());
-        for range in ranges {
-            check_range(op, path, range, size)?;
-            if range.start == range.end {
-                out.push(Bytes::new());
-                continue;
-            }
-            let index = merged.partition_point(|m| m.start <= range.start) - 1;
-            let (bytes, _) = &fetched[index];
-            let offset = merged[index].start;
-            let start = usize::try_from(range.start - offset).unwrap_or(usize::MAX);
-            let end = usize::try_from(range.end - offset).unwrap_or(usize::MAX);
-            if end > bytes.len() {
-                // The object changed size between requests.
+        crate::trace::traced("object_store", Operation::ReadRange, path, async move {
+            let op = Operation::ReadRange;
+            let location = self.prefix.object_path(op, path)?;
+            if range.start > range.end {
                 return Err(Error::InvalidRange {
                     op,
                     path: path.to_owned(),
-                    range: range.clone(),
-                    size: Some(bytes.len() as u64 + offset),
+                    range,
+                    size: None,
                 });
             }
-            out.push(bytes.slice(start..end));
-        }
-        Ok(out)
+            if range.start == range.end {
+                let size = self.head_location(op, path, &location).await?.size;
+                check_range(op, path, &range, size)?;
+                return Ok(Bytes::new());
+            }
+            Ok(self.get_range(op, path, &location, range).await?.0)
+        })
+        .await
+    }
+
+    async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        crate::trace::traced("object_store", Operation::ReadRanges, path, async move {
+            let op = Operation::ReadRanges;
+            let location = self.prefix.object_path(op, path)?;
+            if let Some(bad) = ranges.iter().find(|r| r.start > r.end) {
+                return Err(Error::InvalidRange {
+                    op,
+                    path: path.to_owned(),
+                    range: bad.clone(),
+                    size: None,
+                });
+            }
+            if ranges.is_empty() {
+                return Ok(Vec::new());
+            }
+            let merged = merge_ranges(ranges, self.coalesce);
+            let location = &location;
+            let fetched: Vec<(Bytes, u64)> = stream::iter(merged.iter().cloned())
+                .map(|range| self.get_range(op, path, location, range))
+                .buffered(MAX_CONCURRENT_RANGES)
+                .try_collect()
+                .await?;
+            let size = match fetched.first() {
+                Some((_, size)) => *size,
+                None => self.head_location(op, path, location).await?.size,
+            };
+            let mut out = Vec::with_capacity(ranges.len());
+            for range in ranges {
+                check_range(op, path, range, size)?;
+                if range.start == range.end {
+                    out.push(Bytes::new());
+                    continue;
+                }
+                let index = merged.partition_point(|m| m.start <= range.start) - 1;
+                let (bytes, _) = &fetched[index];
+                let offset = merged[index].start;
+                let start = usize::try_from(range.start - offset).unwrap_or(usize::MAX);
+                let end = usize::try_from(range.end - offset).unwrap_or(usize::MAX);
+                if end > bytes.len() {
+                    // The object changed size between requests.
+                    return Err(Error::InvalidRange {
+                        op,
+                        path: path.to_owned(),
+                        range: range.clone(),
+                        size: Some(bytes.len() as u64 + offset),
+                    });
+                }
+                out.push(bytes.slice(start..end));
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn read(&self, path: &str) -> Result<Bytes> {
-        let op = Operation::Read;
-        let location = &self.prefix.object_path(op, path)?;
-        retry(&self.retry, op, path, |_| async move {
-            let result = store_get(self.store.as_ref(), location)
-                .await
-                .map_err(|e| from_object_store(op, path, None, e))?;
-            result
-                .bytes()
-                .await
-                .map_err(|e| from_object_store(op, path, None, e))
+        crate::trace::traced("object_store", Operation::Read, path, async move {
+            let op = Operation::Read;
+            let location = &self.prefix.object_path(op, path)?;
+            retry(&self.retry, op, path, |_| async move {
+                let result = store_get(self.store.as_ref(), location)
+                    .await
+                    .map_err(|e| from_object_store(op, path, None, e))?;
+                result
+                    .bytes()
+                    .await
+                    .map_err(|e| from_object_store(op, path, None, e))
+            })
+            .await
         })
         .await
     }
 
     async fn head(&self, path: &str) -> Result<ObjectMeta> {
-        let op = Operation::Head;
-        let location = self.prefix.object_path(op, path)?;
-        self.head_location(op, path, &location).await
+        crate::trace::traced("object_store", Operation::Head, path, async move {
+            let op = Operation::Head;
+            let location = self.prefix.object_path(op, path)?;
+            self.head_location(op, path, &location).await
+        })
+        .await
     }
 
     async fn exists(&self, path: &str) -> Result<bool> {
-        let op = Operation::Exists;
-        let location = self.prefix.object_path(op, path)?;
-        match self.head_location(op, path, &location).await {
-            Ok(_) => Ok(true),
-            Err(Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::trace::traced("object_store", Operation::Exists, path, async move {
+            let op = Operation::Exists;
+            let location = self.prefix.object_path(op, path)?;
+            match self.head_location(op, path, &location).await {
+                Ok(_) => Ok(true),
+                Err(Error::NotFound { .. }) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     async fn write(&self, path: &str, data: Bytes) -> Result<ObjectMeta> {
@@ -526,52 +541,66 @@ impl Storage for ObjectStorage {
     }
 
     async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
-        let op = Operation::Write;
-        let location = &self.prefix.object_path(op, path)?;
-        let put_mode = &match &mode {
-            WriteMode::Overwrite => PutMode::Overwrite,
-            WriteMode::Create => PutMode::Create,
-            WriteMode::Update(token) => match decode_version(token) {
-                Some(version) => PutMode::Update(version),
-                None => {
-                    return Err(Error::Precondition {
-                        op,
-                        path: path.to_owned(),
-                        expected: token.clone(),
-                        source: Some("not a version token of this backend".into()),
-                    })
-                }
-            },
-        };
-        let (data, mode) = (&data, &mode);
-        retry(&self.retry, op, path, |attempt| {
-            self.put_once(attempt, path, location, data, mode, put_mode)
+        crate::trace::traced("object_store", Operation::Write, path, async move {
+            let op = Operation::Write;
+            let location = &self.prefix.object_path(op, path)?;
+            let put_mode = &match &mode {
+                WriteMode::Overwrite => PutMode::Overwrite,
+                WriteMode::Create => PutMode::Create,
+                WriteMode::Update(token) => match decode_version(token) {
+                    Some(version) => PutMode::Update(version),
+                    None => {
+                        return Err(Error::Precondition {
+                            op,
+                            path: path.to_owned(),
+                            expected: token.clone(),
+                            source: Some("not a version token of this backend".into()),
+                        })
+                    }
+                },
+            };
+            let (data, mode) = (&data, &mode);
+            retry(&self.retry, op, path, |attempt| {
+                self.put_once(attempt, path, location, data, mode, put_mode)
+            })
+            .await
         })
         .await
     }
 
     async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
-        let op = Operation::Writer;
-        let location = self.prefix.object_path(op, path)?;
-        Ok(Box::new(ObjectWriter::new(
-            Arc::clone(&self.store),
-            self.multipart.clone(),
-            location,
-            path.to_owned(),
-            self.retry.clone(),
-            self.part_size,
-            self.max_parts_in_flight,
-        )))
+        crate::trace::traced("object_store", Operation::Writer, path, async move {
+            let op = Operation::Writer;
+            let location = self.prefix.object_path(op, path)?;
+            let writer = ObjectWriter::new(
+                Arc::clone(&self.store),
+                self.multipart.clone(),
+                location,
+                path.to_owned(),
+                self.retry.clone(),
+                self.part_size,
+                self.max_parts_in_flight,
+            );
+            Ok(crate::trace::TracedWriter::wrap(
+                "object_store",
+                path,
+                Box::new(writer),
+            ))
+        })
+        .await
     }
 
     async fn delete(&self, path: &str) -> Result<()> {
-        let op = Operation::Delete;
-        let location = &self.prefix.object_path(op, path)?;
-        retry(&self.retry, op, path, |_| async move {
-            match store_delete(self.store.as_ref(), location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                Err(e) => Err(from_object_store(op, path, None, e)),
-            }
+        crate::trace::traced("object_store", Operation::Delete, path, async move {
+            let op = Operation::Delete;
+            let location = &self.prefix.object_path(op, path)?;
+            retry(&self.retry, op, path, |_| async move {
+                match store_delete(self.store.as_ref(), location).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(from_object_store(op, path, None, e)),
+                }
+            })
+            .await
         })
         .await
     }
@@ -579,26 +608,35 @@ impl Storage for ObjectStorage {
     fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
         let list_path = match self.prefix.list_path(prefix) {
             Ok(list_path) => list_path,
-            Err(e) => return stream::once(async move { Err(e) }).boxed(),
+            Err(e) => {
+                let failed = stream::once(async move { Err(e) }).boxed();
+                return crate::trace::traced_list("object_store", prefix, failed);
+            }
         };
+        crate::retry::count_attempt(Operation::List);
         let state = ListState {
             inner: self.store.list(list_path.as_ref()),
             list_path,
             list_prefix: prefix.to_owned(),
             last: None,
             retries: RetryState::new(&self.retry),
+            attempt: 0,
             done: false,
         };
-        stream::unfold(state, move |mut state| async move {
+        let listing = stream::unfold(state, move |mut state| async move {
             let item = state.next(self).await?;
             Some((item, state))
         })
-        .boxed()
+        .boxed();
+        crate::trace::traced_list("object_store", prefix, listing)
     }
 
     async fn sync(&self, path: &str) -> Result<()> {
-        self.prefix.object_path(Operation::Sync, path)?;
-        Ok(())
+        crate::trace::traced("object_store", Operation::Sync, path, async move {
+            self.prefix.object_path(Operation::Sync, path)?;
+            Ok(())
+        })
+        .await
     }
 }
 
@@ -609,6 +647,8 @@ struct ListState {
     list_prefix: String,
     last: Option<Path>,
     retries: RetryState,
+    /// Listing requests that failed so far (the one running is `attempt + 1`).
+    attempt: u32,
     done: bool,
 }
 
@@ -661,7 +701,10 @@ impl ListState {
                         self.done = true;
                         return Some(Err(err));
                     };
+                    self.attempt += 1;
+                    crate::retry::on_retry(op, self.attempt, &err, delay);
                     tokio::time::sleep(delay).await;
+                    crate::retry::count_attempt(op);
                     self.inner = match &self.last {
                         Some(last) => storage
                             .store
