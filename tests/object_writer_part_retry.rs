@@ -81,7 +81,11 @@ impl MultipartStore for FaultyMultipart {
     ) -> object_store::Result<PutResult> {
         self.faults.complete_calls.fetch_add(1, Ordering::SeqCst);
         let result = self.inner.complete_multipart(path, id, parts).await?;
-        let mut lose = self.faults.lose_complete_answer.lock().expect("fault rules");
+        let mut lose = self
+            .faults
+            .lose_complete_answer
+            .lock()
+            .expect("fault rules");
         if *lose {
             *lose = false;
             return Err(reset());
