@@ -185,27 +185,28 @@ fn print_table(workload: Workload, options: &Options, ops: u64, results: &[(Peer
     }
 }
 
-fn json_of(all: &[(Workload, Options, u64, Vec<(Peer, Sample)>)]) -> String {
+/// One workload's results: its options, ops per round and each peer's sample.
+type Results = (Workload, Options, u64, Vec<(Peer, Sample)>);
+
+fn json_of(all: &[Results]) -> String {
     let mut out = String::from("{\n  \"workloads\": [\n");
     for (wi, (workload, options, ops, results)) in all.iter().enumerate() {
         let seer = results
             .iter()
             .find(|(p, _)| *p == Peer::Seerstore)
             .map(|(_, s)| s.ops_per_sec());
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "    {{\"workload\": \"{}\", \"concurrency\": {}, \"ops_per_round\": {}, \"peers\": [\n",
+            "    {{\"workload\": \"{}\", \"concurrency\": {}, \"ops_per_round\": {}, \"peers\": [",
             workload.name(),
             options.concurrency,
             ops
         );
         for (pi, (peer, s)) in results.iter().enumerate() {
-            let ratio = seer.map_or("null".to_owned(), |v| {
-                format!("{:.4}", v / s.ops_per_sec())
-            });
-            let _ = write!(
+            let ratio = seer.map_or("null".to_owned(), |v| format!("{:.4}", v / s.ops_per_sec()));
+            let _ = writeln!(
                 out,
-                "      {{\"peer\": \"{}\", \"ops_per_sec\": {:.1}, \"mb_per_sec\": {:.2}, \"p50_us\": {:.2}, \"p99_us\": {:.2}, \"first_item_p50_us\": {:.2}, \"seerstore_ratio\": {}}}{}\n",
+                "      {{\"peer\": \"{}\", \"ops_per_sec\": {:.1}, \"mb_per_sec\": {:.2}, \"p50_us\": {:.2}, \"p99_us\": {:.2}, \"first_item_p50_us\": {:.2}, \"seerstore_ratio\": {}}}{}",
                 peer.name(),
                 s.ops_per_sec(),
                 s.mb_per_sec(),
@@ -216,11 +217,7 @@ fn json_of(all: &[(Workload, Options, u64, Vec<(Peer, Sample)>)]) -> String {
                 if pi + 1 < results.len() { "," } else { "" }
             );
         }
-        let _ = writeln!(
-            out,
-            "    ]}}{}",
-            if wi + 1 < all.len() { "," } else { "" }
-        );
+        let _ = writeln!(out, "    ]}}{}", if wi + 1 < all.len() { "," } else { "" });
     }
     out.push_str("  ]\n}\n");
     out

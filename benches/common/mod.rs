@@ -335,7 +335,10 @@ impl Bench {
             Workload::List => {
                 // `keys` objects in directories of 1,000.
                 for i in 0..self.options.keys {
-                    let dir = self.root.join(LIST_PREFIX).join(format!("d{:03}", i / 1000));
+                    let dir = self
+                        .root
+                        .join(LIST_PREFIX)
+                        .join(format!("d{:03}", i / 1000));
                     if i % 1000 == 0 {
                         std::fs::create_dir_all(&dir)?;
                     }
@@ -372,7 +375,8 @@ impl Bench {
             _ => self.options.concurrency,
         }
         .max(1);
-        let per_lane = |lane: usize| ops / lanes as u64 + u64::from((lane as u64) < ops % lanes as u64);
+        let per_lane =
+            |lane: usize| ops / lanes as u64 + u64::from((lane as u64) < ops % lanes as u64);
         let ctx = self.async_ctx();
         let start = Instant::now();
         let results: Vec<(Vec<Duration>, Vec<Duration>)> = if peer == Peer::PlainThreads {
@@ -461,7 +465,10 @@ impl Bench {
             _ => 0,
         };
         let mut rng = Rng::new(11);
-        (0..len).map(|_| rng.next() as u8).collect::<Vec<u8>>().into()
+        (0..len)
+            .map(|_| rng.next() as u8)
+            .collect::<Vec<u8>>()
+            .into()
     }
 
     /// One operation of the plain-thread peer.
@@ -492,20 +499,18 @@ impl Bench {
                 }
             }
             Workload::SstableWrite | Workload::SstableWriter | Workload::SmallWrites => {
-                {
-                    let payload = &self.payload;
-                    let dir = self.root.join("w");
-                    let target = dir.join(write_name(lane, round, i));
-                    let temp = dir.join(format!("tmp-plain-{lane}-{round}-{i}"));
-                    let mut file = File::create(&temp).expect("create");
-                    file.write_all(payload).expect("write");
-                    file.sync_all().expect("fsync");
-                    drop(file);
-                    std::fs::rename(&temp, &target).expect("rename");
-                    File::open(&dir)
-                        .and_then(|d| d.sync_all())
-                        .expect("dir fsync");
-                }
+                let payload = &self.payload;
+                let dir = self.root.join("w");
+                let target = dir.join(write_name(lane, round, i));
+                let temp = dir.join(format!("tmp-plain-{lane}-{round}-{i}"));
+                let mut file = File::create(&temp).expect("create");
+                file.write_all(payload).expect("write");
+                file.sync_all().expect("fsync");
+                drop(file);
+                std::fs::rename(&temp, &target).expect("rename");
+                File::open(&dir)
+                    .and_then(|d| d.sync_all())
+                    .expect("dir fsync");
             }
             Workload::List => {
                 let mut count = 0usize;

@@ -335,7 +335,7 @@ impl LocalStorage {
         if !self.inner.nowait.enabled() {
             return None;
         }
-        self.inner.handles.get(key).ok()
+        self.inner.handles.with_local(key, Handle::clone)
     }
 
     /// Reads `ranges` from a cached handle: each inline from the page cache
@@ -533,25 +533,38 @@ impl Storage for LocalStorage {
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
         let op = Operation::ReadRange;
         let key = validate_path(op, path)?;
-        if let Some(handle) = self.inline_handle(key) {
-            check_range(op, key, &range, handle.size)?;
-            let mut buf = buffer_for(&range).map_err(|e| Error::io(op, key, e))?;
-            let filled = if buf.len() <= INLINE_READ_MAX {
-                self.inner.nowait.fill(&handle.file, range.start, &mut buf)
-            } else {
-                0
-            };
-            if filled == buf.len() {
-                return Ok(Bytes::from(buf));
+        if self.inner.nowait.enabled() {
+            // Inline attempt on this thread's copy of the handle; no shared
+            // state written on a page-cache hit.
+            let attempt = self.inner.handles.with_local(key, |handle| {
+                check_range(op, key, &range, handle.size)?;
+                let mut buf = buffer_for(&range).map_err(|e| Error::io(op, key, e))?;
+                let filled = if buf.len() <= INLINE_READ_MAX {
+                    self.inner.nowait.fill(&handle.file, range.start, &mut buf)
+                } else {
+                    0
+                };
+                if filled == buf.len() {
+                    Ok(Ok(Bytes::from(buf)))
+                } else {
+                    Ok(Err((handle.clone(), buf, filled)))
+                }
+            });
+            match attempt {
+                None => {}
+                Some(Err(e)) => return Err(e),
+                Some(Ok(Ok(bytes))) => return Ok(bytes),
+                Some(Ok(Err((handle, mut buf, filled)))) => {
+                    let key = key.to_owned();
+                    return self
+                        .run(op, path, move |_| {
+                            read_rest(&handle.file, range.start, &mut buf, filled)
+                                .map_err(|e| Error::io(op, &key, e))?;
+                            Ok(Bytes::from(buf))
+                        })
+                        .await;
+                }
             }
-            let key = key.to_owned();
-            return self
-                .run(op, path, move |_| {
-                    read_rest(&handle.file, range.start, &mut buf, filled)
-                        .map_err(|e| Error::io(op, &key, e))?;
-                    Ok(Bytes::from(buf))
-                })
-                .await;
         }
         let key = key.to_owned();
         self.run(op, path, move |inner| {
