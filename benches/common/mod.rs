@@ -353,7 +353,7 @@ impl Bench {
     }
 
     /// Bytes one operation moves.
-    fn op_bytes(&self) -> u64 {
+    pub fn op_bytes(&self) -> u64 {
         let o = &self.options;
         match self.workload {
             Workload::RandomRead => o.block_size,
@@ -757,4 +757,23 @@ pub fn compare(bench: &Bench, peers: &[Peer], ops: u64, rounds: usize) -> Vec<(P
 /// The root directory of the fixture (for diagnostics).
 pub fn fixture_root(bench: &Bench) -> &Path {
     &bench.root
+}
+
+/// A criterion group for `workload`: one benchmark per peer, each iteration
+/// one operation (at the workload's concurrency), on one shared fixture.
+/// Kept short: 10 samples, 1 s warm-up, `measurement` per peer.
+pub fn criterion_group(c: &mut criterion::Criterion, workload: Workload, measurement: Duration) {
+    let bench = Bench::new(workload, Options::new(workload)).expect("bench fixture");
+    let mut group = c.benchmark_group(workload.name());
+    group
+        .throughput(criterion::Throughput::Bytes(bench.op_bytes()))
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(measurement);
+    for peer in Peer::for_workload(workload) {
+        group.bench_function(peer.name(), |b| {
+            b.iter_custom(|iters| bench.run(peer, iters).elapsed)
+        });
+    }
+    group.finish();
 }
