@@ -21,14 +21,15 @@ const USAGE: &str = "\
 usage: bench [--workload NAME|all] [--concurrency N] [--ops N] [--rounds N]
              [--threads N] [--file-size MiB] [--block-size BYTES] [--ranges N]
              [--object-size MiB] [--keys N] [--peers a,b,...] [--dir PATH]
-             [--json PATH]
+             [--cold] [--json PATH]
 
 workloads: random-read (default), read-ranges, sstable-write, sstable-writer,
            small-writes, list, all
 peers:     seerstore, seerstore-blocking, object_store, tokio-fs, plain-threads
 --ops is per peer and round (default depends on the workload);
 --concurrency: operations in flight (tasks; writer threads for plain-threads
-writes); --threads: OS threads of the plain-thread read limit (default: cores).";
+writes); --threads: OS threads of the plain-thread read limit (default: cores);
+--cold: drop the read file from the page cache before every round.";
 
 struct Args {
     workloads: Vec<Workload>,
@@ -44,6 +45,7 @@ struct Args {
     peers: Option<Vec<String>>,
     dir: Option<std::path::PathBuf>,
     json: Option<std::path::PathBuf>,
+    cold: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -61,11 +63,16 @@ fn parse_args() -> Result<Args, String> {
         peers: None,
         dir: None,
         json: None,
+        cold: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
             return Err(String::new());
+        }
+        if flag == "--cold" {
+            args.cold = true;
+            continue;
         }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         let number = |v: &str| v.parse::<u64>().map_err(|e| format!("{flag} {v}: {e}"));
@@ -129,6 +136,7 @@ fn options_for(workload: Workload, args: &Args) -> Options {
         o.keys = v;
     }
     o.dir = args.dir.clone();
+    o.cold = args.cold;
     o
 }
 
@@ -143,8 +151,13 @@ fn fmt_latency(d: std::time::Duration) -> String {
 
 fn print_table(workload: Workload, options: &Options, ops: u64, results: &[(Peer, Sample)]) {
     println!(
-        "\n## {} (concurrency {}, {} ops per peer and round)\n",
+        "\n## {}{} (concurrency {}, {} ops per peer and round)\n",
         workload.name(),
+        if options.cold {
+            ", cold page cache"
+        } else {
+            ""
+        },
         options.concurrency,
         ops
     );

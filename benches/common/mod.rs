@@ -140,6 +140,9 @@ pub struct Options {
     pub keys: usize,
     /// Where the fixture's temporary directory goes (default: the system's).
     pub dir: Option<PathBuf>,
+    /// Read workloads: drop the file from the page cache before every run
+    /// (`posix_fadvise(DONTNEED)`), so that reads go to the disk.
+    pub cold: bool,
 }
 
 /// The number of cores, for the default thread counts.
@@ -164,6 +167,7 @@ impl Options {
             small_size: 4096,
             keys: 10_000,
             dir: None,
+            cold: false,
         }
     }
 }
@@ -378,6 +382,11 @@ impl Bench {
         let per_lane =
             |lane: usize| ops / lanes as u64 + u64::from((lane as u64) < ops % lanes as u64);
         let ctx = self.async_ctx();
+        if self.options.cold {
+            if let Some(file) = &self.read_file {
+                rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
+            }
+        }
         let start = Instant::now();
         let results: Vec<(Vec<Duration>, Vec<Duration>)> = if peer == Peer::PlainThreads {
             std::thread::scope(|scope| {
