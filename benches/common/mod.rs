@@ -9,6 +9,10 @@
 //!   one `spawn_blocking(pread)` per read on a cached handle (reads only);
 //! * `object_store`: object_store's `LocalFileSystem` (`with_fsync(true)`
 //!   for writes, so that it promises what seerstore promises);
+//! * `opendal`: OpenDAL's fs service; reads through one cached `Reader`
+//!   (`read` / `fetch`), writes through an `atomic_write_dir` (temp file,
+//!   fsync, rename: no directory fsync, so it promises a little less than
+//!   seerstore), listing with one `stat` per key for its size;
 //! * `tokio-fs`: the naive port: `tokio::fs` open + seek + read per call,
 //!   write + sync_all + rename + directory sync_all per write;
 //! * `plain-threads`: std on plain OS threads, no async runtime: `pread` on
@@ -90,6 +94,8 @@ pub enum Peer {
     SeerstoreBlocking,
     /// object_store `LocalFileSystem`.
     ObjectStore,
+    /// OpenDAL's fs service.
+    OpenDal,
     /// Naive `tokio::fs`.
     TokioFs,
     /// std on plain threads.
@@ -103,6 +109,7 @@ impl Peer {
             Peer::Seerstore => "seerstore",
             Peer::SeerstoreBlocking => "seerstore-blocking",
             Peer::ObjectStore => "object_store",
+            Peer::OpenDal => "opendal",
             Peer::TokioFs => "tokio-fs",
             Peer::PlainThreads => "plain-threads",
         }
@@ -114,7 +121,12 @@ impl Peer {
         if workload.is_read() {
             peers.push(Peer::SeerstoreBlocking);
         }
-        peers.extend([Peer::ObjectStore, Peer::TokioFs, Peer::PlainThreads]);
+        peers.extend([
+            Peer::ObjectStore,
+            Peer::OpenDal,
+            Peer::TokioFs,
+            Peer::PlainThreads,
+        ]);
         peers
     }
 }
@@ -247,6 +259,8 @@ pub struct Bench {
     seer: LocalStorage,
     seer_blocking: LocalStorage,
     object_store: Arc<LocalFileSystem>,
+    opendal: opendal::Operator,
+    opendal_reader: Option<opendal::Reader>,
     payload: Bytes,
     read_file: Option<File>,
     /// Advanced per run so that writes of successive runs use fresh names.
@@ -287,6 +301,14 @@ impl Bench {
                 .map_err(other)?
                 .with_fsync(!workload.is_read()),
         );
+        let opendal = {
+            let temp = root.join("opendal-tmp");
+            std::fs::create_dir_all(&temp)?;
+            let builder = opendal::services::Fs::default()
+                .root(&root.to_string_lossy())
+                .atomic_write_dir(&temp.to_string_lossy());
+            opendal::Operator::new(builder).map_err(other)?.finish()
+        };
         let payload = Self::make_payload(workload, &options);
         let mut bench = Bench {
             workload,
@@ -299,11 +321,18 @@ impl Bench {
             seer,
             seer_blocking,
             object_store,
+            opendal,
+            opendal_reader: None,
             round: std::sync::atomic::AtomicU64::new(0),
         };
         bench.prepare()?;
         if workload.is_read() {
             bench.read_file = Some(File::open(bench.root.join(READ_KEY))?);
+            let reader = bench
+                .runtime
+                .block_on(bench.opendal.reader(READ_KEY))
+                .map_err(other)?;
+            bench.opendal_reader = Some(reader);
         }
         Ok(bench)
     }
@@ -463,6 +492,8 @@ impl Bench {
             seer: self.seer.clone(),
             seer_blocking: self.seer_blocking.clone(),
             object_store: self.object_store.clone(),
+            opendal: self.opendal.clone(),
+            opendal_reader: self.opendal_reader.clone(),
             payload: self.payload.clone(),
         })
     }
@@ -560,6 +591,8 @@ struct Ctx {
     seer: LocalStorage,
     seer_blocking: LocalStorage,
     object_store: Arc<LocalFileSystem>,
+    opendal: opendal::Operator,
+    opendal_reader: Option<opendal::Reader>,
     payload: Bytes,
 }
 
@@ -616,6 +649,66 @@ impl Ctx {
                     .await
                     .expect("get_ranges");
                 std::hint::black_box(bytes);
+            }
+            (Workload::RandomRead, Peer::OpenDal) => {
+                let range = random_range(rng);
+                let reader = self.opendal_reader.as_ref().expect("reader");
+                let buffer = reader.read(range).await.expect("read");
+                std::hint::black_box(buffer.to_bytes());
+            }
+            (Workload::ReadRanges, Peer::OpenDal) => {
+                let ranges: Vec<_> = (0..o.ranges_per_call).map(|_| random_range(rng)).collect();
+                let reader = self.opendal_reader.as_ref().expect("reader");
+                let buffers = reader.fetch(ranges).await.expect("fetch");
+                std::hint::black_box(buffers);
+            }
+            (Workload::SstableWrite | Workload::SmallWrites, Peer::OpenDal) => {
+                let key = format!("w/{}", write_name(lane, round, i));
+                self.opendal
+                    .write(&key, self.payload.clone())
+                    .await
+                    .expect("write");
+            }
+            (Workload::SstableWriter, Peer::OpenDal) => {
+                let key = format!("w/{}", write_name(lane, round, i));
+                let mut writer = self.opendal.writer(&key).await.expect("writer");
+                let mut at = 0;
+                while at < self.payload.len() {
+                    let end = (at + (1 << 20)).min(self.payload.len());
+                    writer
+                        .write(self.payload.slice(at..end))
+                        .await
+                        .expect("write");
+                    at = end;
+                }
+                writer.close().await.expect("close");
+            }
+            (Workload::List, Peer::OpenDal) => {
+                let mut lister = self
+                    .opendal
+                    .lister_with(&format!("{LIST_PREFIX}/"))
+                    .recursive(true)
+                    .await
+                    .expect("lister");
+                let mut count = 0usize;
+                while let Some(entry) = lister.next().await {
+                    let entry = entry.expect("entry");
+                    if !entry.metadata().is_file() {
+                        continue;
+                    }
+                    let size = self
+                        .opendal
+                        .stat(entry.path())
+                        .await
+                        .expect("stat")
+                        .content_length();
+                    if count == 0 {
+                        first.push(start.elapsed());
+                    }
+                    std::hint::black_box(size);
+                    count += 1;
+                }
+                assert_eq!(count, o.keys);
             }
             (Workload::RandomRead | Workload::ReadRanges, Peer::TokioFs) => {
                 let calls = if self.workload == Workload::RandomRead {
