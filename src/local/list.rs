@@ -195,7 +195,7 @@ fn walk(dir: OwnedFd, base: String, sender: &mut Sender) {
         };
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => {
-                let sent = send(sender, Ok(meta_of(&key, &stat)));
+                let sent = send(sender, Ok(meta_of(key, &stat)));
                 if !sent {
                     return;
                 }
