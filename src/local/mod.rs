@@ -85,6 +85,14 @@ const KEY_LOCK_SHARDS: usize = 64;
 /// its handle is evicted. `head` and `exists` always look afresh. Set
 /// `max_open_files(0)` when several writers share one root.
 ///
+/// Inline reads (see [`LocalStorageBuilder::inline_reads`]) look handles up
+/// in a small per-thread copy of the cache (at most 64 handles per thread),
+/// dropped as soon as this storage writes, deletes or evicts anything: a
+/// read that starts after a write returned never sees the old file. An
+/// evicted file may stay open until each worker thread that held a copy
+/// next reads from this storage, so up to 64 descriptors per worker thread
+/// can exceed `max_open_files`.
+///
 /// # Temporary files
 ///
 /// Unfinished writes live in `.seerstore-tmp.*` files beside their target
