@@ -541,7 +541,7 @@ impl Bench {
             Workload::SstableWrite | Workload::SstableWriter | Workload::SmallWrites => {
                 let payload = &self.payload;
                 let dir = self.root.join("w");
-                let target = dir.join(write_name(lane, round, i));
+                let target = dir.join(object_name(self.workload, lane, round, i));
                 let temp = dir.join(format!("tmp-plain-{lane}-{round}-{i}"));
                 let mut file = File::create(&temp).expect("create");
                 file.write_all(payload).expect("write");
@@ -576,11 +576,20 @@ impl Bench {
     }
 }
 
-/// The name of write `i` of `lane`: small writes overwrite one of 64 keys
-/// per writer (the directory stays small); SSTables one key per writer.
+/// The name of write `i` of `lane`: writes overwrite one of a few keys per
+/// writer (64 for 4 KiB objects, 2 for larger ones), so the disk space used
+/// stays bounded however long the benchmark runs.
 fn write_name(lane: usize, round: u64, i: u64) -> String {
     let _ = round;
     format!("{lane}-{}.obj", i % 64)
+}
+
+/// [`write_name`], with at most two keys per writer for large objects.
+fn object_name(workload: Workload, lane: usize, round: u64, i: u64) -> String {
+    match workload {
+        Workload::SmallWrites => write_name(lane, round, i),
+        _ => write_name(lane, round, i % 2),
+    }
 }
 
 /// What async tasks share.
@@ -663,14 +672,14 @@ impl Ctx {
                 std::hint::black_box(buffers);
             }
             (Workload::SstableWrite | Workload::SmallWrites, Peer::OpenDal) => {
-                let key = format!("w/{}", write_name(lane, round, i));
+                let key = format!("w/{}", object_name(self.workload, lane, round, i));
                 self.opendal
                     .write(&key, self.payload.clone())
                     .await
                     .expect("write");
             }
             (Workload::SstableWriter, Peer::OpenDal) => {
-                let key = format!("w/{}", write_name(lane, round, i));
+                let key = format!("w/{}", object_name(self.workload, lane, round, i));
                 let mut writer = self.opendal.writer(&key).await.expect("writer");
                 let mut at = 0;
                 while at < self.payload.len() {
@@ -730,11 +739,11 @@ impl Ctx {
                 }
             }
             (Workload::SstableWrite | Workload::SmallWrites, Peer::Seerstore) => {
-                let key = format!("w/{}", write_name(lane, round, i));
+                let key = format!("w/{}", object_name(self.workload, lane, round, i));
                 seer.write(&key, self.payload.clone()).await.expect("write");
             }
             (Workload::SstableWriter, Peer::Seerstore) => {
-                let key = format!("w/{}", write_name(lane, round, i));
+                let key = format!("w/{}", object_name(self.workload, lane, round, i));
                 let mut writer = seer.writer(&key).await.expect("writer");
                 let mut at = 0;
                 while at < self.payload.len() {
@@ -751,8 +760,10 @@ impl Ctx {
                 Workload::SstableWrite | Workload::SstableWriter | Workload::SmallWrites,
                 Peer::ObjectStore,
             ) => {
-                let location =
-                    object_store::path::Path::from(format!("w/{}", write_name(lane, round, i)));
+                let location = object_store::path::Path::from(format!(
+                    "w/{}",
+                    object_name(self.workload, lane, round, i)
+                ));
                 self.object_store
                     .put_opts(
                         &location,
@@ -767,7 +778,7 @@ impl Ctx {
                 Peer::TokioFs,
             ) => {
                 let dir = self.root.join("w");
-                let target = dir.join(write_name(lane, round, i));
+                let target = dir.join(object_name(self.workload, lane, round, i));
                 let temp = dir.join(format!("tmp-tokio-{lane}-{round}-{i}"));
                 let mut file = tokio::fs::File::create(&temp).await.expect("create");
                 file.write_all(&self.payload).await.expect("write");
