@@ -8,9 +8,24 @@
 //! other processes are not seen through a cached handle until it is evicted
 //! (a cached handle still reads one whole version: files are replaced by
 //! rename, never rewritten in place).
+//!
+//! Reads on the tokio workers go through a small per-thread copy of the
+//! cache ([`HandleCache::with_local`]): two workers reading one hot file
+//! would otherwise bounce the shard's lock and the handle's reference count
+//! between their cores on every read, which costs about as much as the
+//! read itself. A per-thread entry is valid while the cache's generation
+//! (bumped by every invalidation and eviction) is unchanged, so a read that
+//! starts after a write returned never sees the old file. Each thread keeps
+//! at most [`LOCAL_CAPACITY`] handles; they hold their files open until the
+//! thread next reads from this storage (or fills up), so up to that many
+//! descriptors per worker thread may outlive their eviction.
 
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// An open file and the size it had when opened.
@@ -35,33 +50,139 @@ struct State {
     clock: u64,
 }
 
-/// The handle cache; `capacity == 0` disables it.
+/// Capacity from which the cache is split into [`SHARDS`] independently
+/// locked shards (below it, one shard keeps eviction exactly LRU).
+const SHARDED_FROM: usize = 256;
+
+/// Shards of a large cache, so that concurrent reads on different keys
+/// rarely meet on one lock (reads look handles up on the tokio workers).
+const SHARDS: usize = 16;
+
+/// Handles one thread keeps, over all storages.
+pub(crate) const LOCAL_CAPACITY: usize = 64;
+
+/// Per-thread hits between two refreshes of the shared entry's recency.
+const TOUCH_EVERY: u32 = 64;
+
+/// Source of [`HandleCache`] ids, never reused (unlike addresses).
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
+
+#[derive(Default)]
+struct LocalEntries {
+    /// The cache's generation these handles were taken at.
+    generation: u64,
+    handles: HashMap<Box<str>, (Handle, u32)>,
+}
+
+/// One thread's copies, by cache id.
+#[derive(Default)]
+struct LocalHandles {
+    caches: HashMap<u64, LocalEntries>,
+    len: usize,
+}
+
+thread_local! {
+    static LOCAL: RefCell<LocalHandles> = RefCell::new(LocalHandles::default());
+}
+
+/// One independently locked part of the cache, with its share of the bound.
 #[derive(Debug)]
-pub(crate) struct HandleCache {
+struct Shard {
     capacity: usize,
     state: Mutex<State>,
 }
 
+/// The handle cache; `capacity == 0` disables it. A large cache is split
+/// into shards by a hash of the key, each bounded by its share of the
+/// capacity and evicting its own least recently used entry; the total never
+/// exceeds `capacity`.
+#[derive(Debug)]
+pub(crate) struct HandleCache {
+    id: u64,
+    /// Bumped (under the shard's lock, after the change) by every
+    /// invalidation and eviction: per-thread copies taken before are stale.
+    generation: AtomicU64,
+    capacity: usize,
+    shards: Vec<Shard>,
+}
+
 impl HandleCache {
     pub(crate) fn new(capacity: usize) -> Self {
+        let count = if capacity >= SHARDED_FROM { SHARDS } else { 1 };
+        let shards = (0..count)
+            .map(|i| Shard {
+                // Shares that sum to `capacity` exactly.
+                capacity: capacity / count + usize::from(i < capacity % count),
+                state: Mutex::new(State::default()),
+            })
+            .collect();
         Self {
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
             capacity,
-            state: Mutex::new(State::default()),
+            shards,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding this lock cannot leave the map inconsistent
-        // (every update is a single insert or remove), so poisoning is moot.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Runs `f` on the cached handle of `key`, from this thread's copy of
+    /// the cache where it is current (no shared memory written), else from
+    /// the shared cache (copying it here). `None` on a miss: nothing is
+    /// opened. Never blocks on I/O: meant for the tokio workers.
+    pub(crate) fn with_local<R>(&self, key: &str, f: impl FnOnce(&Handle) -> R) -> Option<R> {
+        let generation = self.generation.load(Ordering::Acquire);
+        LOCAL.with(|local| {
+            let Ok(mut local) = local.try_borrow_mut() else {
+                // Re-entered from `f` (it does not); use the shared cache.
+                return self.get(key).ok().map(|handle| f(&handle));
+            };
+            let local = &mut *local;
+            let entries = local.caches.entry(self.id).or_default();
+            if entries.generation != generation {
+                local.len -= entries.handles.len();
+                entries.handles.clear();
+                entries.generation = generation;
+            }
+            if let Some((handle, hits)) = entries.handles.get_mut(key) {
+                *hits = hits.wrapping_add(1);
+                if *hits % TOUCH_EVERY == 0 {
+                    // Keep the shared entry recent, so eviction still
+                    // follows use.
+                    let _ = self.get(key);
+                }
+                return Some(f(handle));
+            }
+            let handle = self.get(key).ok()?;
+            if local.len >= LOCAL_CAPACITY {
+                // Also drops copies of storages that are gone.
+                local.caches.clear();
+                local.len = 0;
+            }
+            let entries = local.caches.entry(self.id).or_default();
+            entries.generation = generation;
+            let out = f(&handle);
+            entries.handles.insert(key.into(), (handle, 0));
+            local.len += 1;
+            Some(out)
+        })
+    }
+
+    fn shard(&self, key: &str) -> &Shard {
+        let index = if self.shards.len() == 1 {
+            0
+        } else {
+            let mut hasher = DefaultHasher::new();
+            key.hash(&mut hasher);
+            let len = self.shards.len() as u64;
+            usize::try_from(hasher.finish() % len).unwrap_or(0)
+        };
+        &self.shards[index]
     }
 
     /// The cached handle for `key`, or `None` together with the epoch to
-    /// pass to [`insert`](Self::insert) after opening the file.
+    /// pass to [`insert`](Self::insert) after opening the file. Cheap and
+    /// never blocks on I/O: safe on a tokio worker.
     pub(crate) fn get(&self, key: &str) -> Result<Handle, u64> {
-        let mut state = self.lock();
+        let mut state = self.shard(key).lock();
         state.clock += 1;
         let now = state.clock;
         match state.entries.get_mut(key) {
@@ -73,44 +194,68 @@ impl HandleCache {
         }
     }
 
-    /// Caches `handle` for `key` unless an invalidation ran since `epoch`.
+    /// Caches `handle` for `key` unless an invalidation of the key's shard
+    /// ran since `epoch`.
     pub(crate) fn insert(&self, key: &str, handle: Handle, epoch: u64) {
         if self.capacity == 0 {
             return;
         }
-        let mut state = self.lock();
-        if state.epoch != epoch {
-            return;
-        }
-        if state.entries.len() >= self.capacity && !state.entries.contains_key(key) {
-            // O(capacity), only on a miss with a full cache.
-            let oldest = state
-                .entries
-                .iter()
-                .min_by_key(|(_, entry)| entry.last_used)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                state.entries.remove(&oldest);
+        let shard = self.shard(key);
+        let evicted = {
+            let mut state = shard.lock();
+            if state.epoch != epoch {
+                return;
             }
-        }
-        state.clock += 1;
-        let last_used = state.clock;
-        state
-            .entries
-            .insert(key.to_owned(), Entry { handle, last_used });
+            let mut evicted = None;
+            if state.entries.len() >= shard.capacity && !state.entries.contains_key(key) {
+                // O(shard capacity), only on a miss with a full shard.
+                let oldest = state
+                    .entries
+                    .iter()
+                    .min_by_key(|(_, entry)| entry.last_used)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    evicted = state.entries.remove(&oldest);
+                    self.generation.fetch_add(1, Ordering::Release);
+                }
+            }
+            state.clock += 1;
+            let last_used = state.clock;
+            state
+                .entries
+                .insert(key.to_owned(), Entry { handle, last_used });
+            evicted
+        };
+        // Closing a file (the last reference) happens outside the lock.
+        drop(evicted);
     }
 
     /// Forgets `key` (its file was replaced or removed).
     pub(crate) fn invalidate(&self, key: &str) {
-        let mut state = self.lock();
-        state.epoch += 1;
-        state.entries.remove(key);
+        let removed = {
+            let mut state = self.shard(key).lock();
+            state.epoch += 1;
+            let removed = state.entries.remove(key);
+            self.generation.fetch_add(1, Ordering::Release);
+            removed
+        };
+        drop(removed);
     }
 
     /// How many handles are cached.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.lock().entries.len()
+        self.shards.iter().map(|s| s.lock().entries.len()).sum()
+    }
+}
+
+impl Shard {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the map inconsistent
+        // (every update is a single insert or remove), so poisoning is moot.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -152,5 +297,48 @@ mod tests {
             cache.get("k").is_err(),
             "a handle opened before an invalidation must not be cached"
         );
+    }
+
+    #[test]
+    fn thread_copies_follow_invalidation() {
+        let cache = HandleCache::new(8);
+        assert_eq!(
+            cache.with_local("k", |h| h.size),
+            None,
+            "a miss opens nothing"
+        );
+        let epoch = cache.get("k").expect_err("miss");
+        let mut first = handle();
+        first.size = 1;
+        cache.insert("k", first, epoch);
+        assert_eq!(cache.with_local("k", |h| h.size), Some(1));
+        assert_eq!(cache.with_local("k", |h| h.size), Some(1), "from the copy");
+        cache.invalidate("k");
+        assert_eq!(cache.with_local("k", |h| h.size), None, "the copy is stale");
+        let epoch = cache.get("k").expect_err("miss");
+        let mut second = handle();
+        second.size = 2;
+        cache.insert("k", second, epoch);
+        assert_eq!(cache.with_local("k", |h| h.size), Some(2));
+    }
+
+    #[test]
+    fn sharded_cache_stays_bounded() {
+        let cache = HandleCache::new(300);
+        assert_eq!(cache.shards.len(), SHARDS);
+        assert_eq!(cache.shards.iter().map(|s| s.capacity).sum::<usize>(), 300);
+        let file = Arc::new(tempfile::tempfile().expect("temp file"));
+        for i in 0..1000 {
+            let key = format!("k{i}");
+            let epoch = cache.get(&key).expect_err("miss");
+            let handle = Handle {
+                file: file.clone(),
+                size: 0,
+            };
+            cache.insert(&key, handle, epoch);
+        }
+        assert!(cache.len() <= 300);
+        assert!(cache.len() >= 300 - SHARDS);
+        assert!(cache.get("k999").is_ok(), "the newest entry is kept");
     }
 }

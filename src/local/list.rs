@@ -18,8 +18,13 @@ use super::publish::{is_regular, meta_of};
 use super::resolve::{dir_flags, read_flags};
 use super::{spawn_tracked, Inner};
 
-/// Metadata entries queued ahead of the consumer.
-const LIST_CHANNEL: usize = 256;
+/// Batches queued ahead of the consumer.
+const LIST_CHANNEL: usize = 4;
+
+/// The most entries in one batch: at most `LIST_CHANNEL + 1` batches exist
+/// at once, so memory does not grow with the number of keys. Batches start
+/// at one entry and double, so the first key comes out at once.
+const MAX_BATCH: usize = 256;
 
 /// Lists every object under `prefix`, by whole segments. Missing prefix →
 /// empty stream; invalid prefix → one `InvalidPath`.
@@ -32,26 +37,69 @@ pub(crate) fn list<'a>(inner: &Arc<Inner>, prefix: &str) -> BoxStream<'a, Result
     let (sender, receiver) = mpsc::channel(LIST_CHANNEL);
     // The task ends early when the receiver (the stream) is dropped.
     drop(spawn_tracked(inner, move |inner| {
-        walk_prefix(inner, &prefix, &sender)
+        let mut batch = Batch::new(sender);
+        walk_prefix(inner, &prefix, &mut batch);
+        batch.flush();
     }));
+    // One channel hop per batch, not per key: the hop (a wake-up of the
+    // consumer) costs more than reading an entry.
     stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
+        receiver.recv().await.map(|batch| (batch, receiver))
     })
+    .flat_map(stream::iter)
     .boxed()
 }
 
-type Sender = mpsc::Sender<Result<ObjectMeta>>;
+/// Entries gathered by the walker and sent to the stream in batches.
+struct Batch {
+    sender: mpsc::Sender<Vec<Result<ObjectMeta>>>,
+    items: Vec<Result<ObjectMeta>>,
+    /// Size of the next batch: 1, 2, 4, ... up to [`MAX_BATCH`].
+    limit: usize,
+}
 
-/// Sends `item`; `false` once nobody listens.
-fn send(sender: &Sender, item: Result<ObjectMeta>) -> bool {
-    sender.blocking_send(item).is_ok()
+impl Batch {
+    fn new(sender: mpsc::Sender<Vec<Result<ObjectMeta>>>) -> Self {
+        Self {
+            sender,
+            items: Vec::with_capacity(1),
+            limit: 1,
+        }
+    }
+
+    /// Queues `item`, sending the batch when full; `false` once nobody
+    /// listens.
+    fn send(&mut self, item: Result<ObjectMeta>) -> bool {
+        self.items.push(item);
+        if self.items.len() < self.limit {
+            return true;
+        }
+        self.limit = (self.limit * 2).min(MAX_BATCH);
+        self.flush()
+    }
+
+    /// Sends what is queued; `false` once nobody listens.
+    fn flush(&mut self) -> bool {
+        if self.items.is_empty() {
+            return !self.sender.is_closed();
+        }
+        let items = std::mem::replace(&mut self.items, Vec::with_capacity(self.limit));
+        self.sender.blocking_send(items).is_ok()
+    }
+}
+
+type Sender = Batch;
+
+/// Queues `item`; `false` once nobody listens.
+fn send(sender: &mut Sender, item: Result<ObjectMeta>) -> bool {
+    sender.send(item)
 }
 
 fn is_gone(e: Errno) -> bool {
     e == Errno::NOENT || e == Errno::NOTDIR
 }
 
-fn walk_prefix(inner: &Inner, prefix: &str, sender: &Sender) {
+fn walk_prefix(inner: &Inner, prefix: &str, sender: &mut Sender) {
     let op = Operation::List;
     let root = inner.root_fd.as_fd();
     if prefix.is_empty() {
@@ -100,7 +148,7 @@ fn walk_prefix(inner: &Inner, prefix: &str, sender: &Sender) {
 
 /// Depth-first walk of `dir`, whose keys start with `base` (empty or ending
 /// in `/`). Holds one fd per level.
-fn walk(dir: OwnedFd, base: String, sender: &Sender) {
+fn walk(dir: OwnedFd, base: String, sender: &mut Sender) {
     let op = Operation::List;
     let mut stack = match Dir::new(dir) {
         Ok(iter) => vec![(iter, base)],
@@ -147,7 +195,7 @@ fn walk(dir: OwnedFd, base: String, sender: &Sender) {
         };
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => {
-                let sent = send(sender, Ok(meta_of(&key, &stat)));
+                let sent = send(sender, Ok(meta_of(key, &stat)));
                 if !sent {
                     return;
                 }

@@ -5,6 +5,7 @@
 //! wires the submodules together.
 
 mod handles;
+mod inline;
 mod list;
 mod publish;
 mod resolve;
@@ -33,6 +34,7 @@ use crate::path::validate_path;
 use crate::storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
 
 use handles::{Handle, HandleCache};
+use inline::{buffer_for, read_rest, NowaitSupport, INLINE_READ_MAX};
 use publish::{is_regular, meta_of, KeyLocks, TempFile};
 use resolve::{dir_flags, read_flags, Resolver};
 
@@ -46,10 +48,14 @@ const KEY_LOCK_SHARDS: usize = 64;
 ///
 /// # Where the blocking happens
 ///
-/// Every call that touches the disk runs as ONE closure on tokio's blocking
-/// pool (`spawn_blocking`): resolving the key, opening, reading or writing,
-/// fsyncing and renaming. Async callers only validate the key and await the
-/// task. Because the closure runs to its end even when the caller's future is
+/// Every call that may wait for the disk runs as ONE closure on tokio's
+/// blocking pool (`spawn_blocking`): resolving the key, opening, reading or
+/// writing, fsyncing and renaming. Async callers only validate the key and
+/// await the task. The one exception: a read of a file whose handle is
+/// cached is first tried on the calling worker with `preadv2(RWF_NOWAIT)`,
+/// which copies from the page cache and never waits for the disk; what it
+/// cannot serve goes to the blocking pool (see
+/// [`LocalStorageBuilder::inline_reads`]). Because the closure runs to its end even when the caller's future is
 /// dropped, a cancelled `write` either publishes a whole object or nothing,
 /// and never leaves its temporary file behind. [`LocalStorage::settle`] waits
 /// for such orphaned tasks.
@@ -78,6 +84,14 @@ const KEY_LOCK_SHARDS: usize = 64;
 /// `LocalStorage` instance keeps being read, whole, in its old version until
 /// its handle is evicted. `head` and `exists` always look afresh. Set
 /// `max_open_files(0)` when several writers share one root.
+///
+/// Inline reads (see [`LocalStorageBuilder::inline_reads`]) look handles up
+/// in a small per-thread copy of the cache (at most 64 handles per thread),
+/// dropped as soon as this storage writes, deletes or evicts anything: a
+/// read that starts after a write returned never sees the old file. An
+/// evicted file may stay open until each worker thread that held a copy
+/// next reads from this storage, so up to 64 descriptors per worker thread
+/// can exceed `max_open_files`.
 ///
 /// # Temporary files
 ///
@@ -132,6 +146,7 @@ pub struct LocalStorageBuilder {
     max_open_files: usize,
     follow_symlinks: bool,
     sweep: bool,
+    inline_reads: bool,
 }
 
 impl LocalStorageBuilder {
@@ -166,6 +181,23 @@ impl LocalStorageBuilder {
         self
     }
 
+    /// Whether reads of files with a cached handle are first tried on the
+    /// calling tokio worker with `preadv2(RWF_NOWAIT)` (default `true`,
+    /// Linux only). Such a read copies only what the page cache holds and
+    /// never waits for the disk; what it cannot serve (pages not cached, a
+    /// kernel or filesystem without `RWF_NOWAIT`) is read on the blocking
+    /// pool as before. At most 256 KiB per call is copied inline. A read
+    /// that must open the file always runs on the blocking pool.
+    ///
+    /// With `false`, every read runs on the blocking pool (one
+    /// `spawn_blocking` per call): slower for page-cache hits, for users who
+    /// want no file I/O at all on their workers.
+    #[must_use]
+    pub fn inline_reads(mut self, inline_reads: bool) -> Self {
+        self.inline_reads = inline_reads;
+        self
+    }
+
     /// Creates the root directory if needed, opens it and sweeps temporary
     /// files left by dead writers (see [`LocalStorage::open`]).
     pub async fn open(self) -> Result<LocalStorage> {
@@ -193,6 +225,7 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
             follow_symlinks: builder.follow_symlinks,
         },
         handles: HandleCache::new(builder.max_open_files),
+        nowait: NowaitSupport::new(builder.inline_reads),
         key_locks: KeyLocks::new(KEY_LOCK_SHARDS),
         running: AtomicUsize::new(0),
         idle: Notify::new(),
@@ -212,6 +245,8 @@ pub(crate) struct Inner {
     pub(crate) root_fd: OwnedFd,
     pub(crate) resolver: Resolver,
     pub(crate) handles: HandleCache,
+    /// Whether to try page-cache reads inline on the worker.
+    nowait: NowaitSupport,
     pub(crate) key_locks: KeyLocks,
     /// Blocking tasks started and not yet finished.
     running: AtomicUsize,
@@ -289,6 +324,7 @@ impl LocalStorage {
             max_open_files: Self::DEFAULT_MAX_OPEN_FILES,
             follow_symlinks: true,
             sweep: true,
+            inline_reads: true,
         }
     }
 
@@ -314,6 +350,69 @@ impl LocalStorage {
             }
             notified.await;
         }
+    }
+
+    /// The cached handle of `key` if reads may be tried inline; `None` when
+    /// inline reads are off or the file is not open (opening may wait for
+    /// the disk: that is left to the blocking pool).
+    fn inline_handle(&self, key: &str) -> Option<Handle> {
+        if !self.inner.nowait.enabled() {
+            return None;
+        }
+        self.inner.handles.with_local(key, Handle::clone)
+    }
+
+    /// Reads `ranges` from a cached handle: each inline from the page cache
+    /// as far as it goes (at most [`INLINE_READ_MAX`] bytes per call), the
+    /// remainders together in one blocking-pool task. Each buffer is
+    /// allocated once, at its range's length.
+    async fn read_inline(
+        &self,
+        op: Operation,
+        path: &str,
+        key: &str,
+        handle: Handle,
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<Bytes>> {
+        for range in ranges {
+            check_range(op, key, range, handle.size)?;
+        }
+        let mut budget = INLINE_READ_MAX;
+        let mut out: Vec<Bytes> = Vec::with_capacity(ranges.len());
+        // (index in `out`, offset, buffer, bytes already filled)
+        let mut rest: Vec<(usize, u64, Vec<u8>, usize)> = Vec::new();
+        for (index, range) in ranges.iter().enumerate() {
+            let mut buf = buffer_for(range).map_err(|e| Error::io(op, key, e))?;
+            let filled = if buf.len() <= budget {
+                budget -= buf.len();
+                self.inner.nowait.fill(&handle.file, range.start, &mut buf)
+            } else {
+                0
+            };
+            if filled == buf.len() {
+                out.push(Bytes::from(buf));
+            } else {
+                out.push(Bytes::new());
+                rest.push((index, range.start, buf, filled));
+            }
+        }
+        if rest.is_empty() {
+            return Ok(out);
+        }
+        let owned_key = key.to_owned();
+        let finished = self
+            .run(op, path, move |_| {
+                for (_, offset, buf, filled) in &mut rest {
+                    read_rest(&handle.file, *offset, buf, *filled)
+                        .map_err(|e| Error::io(op, &owned_key, e))?;
+                }
+                Ok(rest)
+            })
+            .await?;
+        for (index, _, buf, _) in finished {
+            out[index] = Bytes::from(buf);
+        }
+        Ok(out)
     }
 
     async fn run<T, F>(&self, op: Operation, key: &str, f: F) -> Result<T>
@@ -452,10 +551,47 @@ fn read_at(file: &File, range: &Range<u64>) -> io::Result<Bytes> {
 
 #[async_trait]
 impl Storage for LocalStorage {
+    /// A cached handle is first read inline (see
+    /// [`LocalStorageBuilder::inline_reads`]); otherwise, or for what the
+    /// page cache could not serve, one blocking-pool task.
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
         crate::trace::traced("local", Operation::ReadRange, path, async move {
             let op = Operation::ReadRange;
-            let key = validate_path(op, path)?.to_owned();
+            let key = validate_path(op, path)?;
+            if self.inner.nowait.enabled() {
+                // Inline attempt on this thread's copy of the handle; no shared
+                // state written on a page-cache hit.
+                let attempt = self.inner.handles.with_local(key, |handle| {
+                    check_range(op, key, &range, handle.size)?;
+                    let mut buf = buffer_for(&range).map_err(|e| Error::io(op, key, e))?;
+                    let filled = if buf.len() <= INLINE_READ_MAX {
+                        self.inner.nowait.fill(&handle.file, range.start, &mut buf)
+                    } else {
+                        0
+                    };
+                    if filled == buf.len() {
+                        Ok(Ok(Bytes::from(buf)))
+                    } else {
+                        Ok(Err((handle.clone(), buf, filled)))
+                    }
+                });
+                match attempt {
+                    None => {}
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(Ok(bytes))) => return Ok(bytes),
+                    Some(Ok(Err((handle, mut buf, filled)))) => {
+                        let key = key.to_owned();
+                        return self
+                            .run(op, path, move |_| {
+                                read_rest(&handle.file, range.start, &mut buf, filled)
+                                    .map_err(|e| Error::io(op, &key, e))?;
+                                Ok(Bytes::from(buf))
+                            })
+                            .await;
+                    }
+                }
+            }
+            let key = key.to_owned();
             self.run(op, path, move |inner| {
                 let mut out = inner.read_ranges(op, &key, std::slice::from_ref(&range))?;
                 Ok(out.pop().unwrap_or_default())
@@ -465,15 +601,21 @@ impl Storage for LocalStorage {
         .await
     }
 
-    /// Reads all ranges in one blocking-pool task, from one handle.
+    /// From one handle: a cached one is read inline range by range, and
+    /// whatever the page cache could not serve is read in ONE blocking-pool
+    /// task; an uncached one is opened and read in one blocking-pool task.
     async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         crate::trace::traced("local", Operation::ReadRanges, path, async move {
             let op = Operation::ReadRanges;
-            let key = validate_path(op, path)?.to_owned();
+            let key = validate_path(op, path)?;
             if ranges.is_empty() {
                 // What calling `read_range` for each of no ranges gives.
                 return Ok(Vec::new());
             }
+            if let Some(handle) = self.inline_handle(key) {
+                return self.read_inline(op, path, key, handle, ranges).await;
+            }
+            let key = key.to_owned();
             let ranges = ranges.to_vec();
             self.run(op, path, move |inner| inner.read_ranges(op, &key, &ranges))
                 .await
@@ -484,7 +626,15 @@ impl Storage for LocalStorage {
     async fn read(&self, path: &str) -> Result<Bytes> {
         crate::trace::traced("local", Operation::Read, path, async move {
             let op = Operation::Read;
-            let key = validate_path(op, path)?.to_owned();
+            let key = validate_path(op, path)?;
+            if let Some(handle) = self.inline_handle(key) {
+                let range = 0..handle.size;
+                let mut out = self
+                    .read_inline(op, path, key, handle, std::slice::from_ref(&range))
+                    .await?;
+                return Ok(out.pop().unwrap_or_default());
+            }
+            let key = key.to_owned();
             self.run(op, path, move |inner| {
                 let handle = inner.handle(op, &key)?;
                 read_at(&handle.file, &(0..handle.size)).map_err(|e| Error::io(op, &key, e))
