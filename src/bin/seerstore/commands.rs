@@ -20,6 +20,25 @@ const CHUNK: usize = 4 * 1024 * 1024;
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
     let options = target::options(&cli.options)?;
     match cli.command {
+        Command::Bench {
+            url,
+            compare,
+            json,
+            scale,
+        } => {
+            if !(scale.is_finite() && scale > 0.0) {
+                return Err(CliError::usage(format!(
+                    "--scale must be positive, got {scale}"
+                )));
+            }
+            let settings = crate::bench::Settings {
+                url,
+                compare,
+                json,
+                scale,
+            };
+            crate::bench::run(settings, &options).await
+        }
         Command::Ls { url, long, json } => {
             let storage = target::prefix(&url, &options, Create::No).await?;
             ls(&*storage, long, json).await

@@ -18,6 +18,7 @@
 //! key `1.sst` under `s3://b/a?endpoint=…`), so no command opens `/` as a
 //! root. Exit codes: see [`exit`].
 
+mod bench;
 mod commands;
 mod exit;
 mod target;
@@ -56,6 +57,26 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run an LSM engine's storage workloads and print a results table:
+    /// SSTable writes, 4 KiB random reads at concurrency 1/16/64, small
+    /// durable writes, listing. Without --url, on a temporary local
+    /// directory that is removed afterwards.
+    Bench {
+        /// Any URL `open` takes (a prefix: objects are written under a
+        /// unique subdirectory and removed afterwards).
+        #[arg(long)]
+        url: Option<String>,
+        /// Also run every workload through object_store directly on the
+        /// same backend, and print seerstore's ratio to it.
+        #[arg(long)]
+        compare: bool,
+        /// Print JSON instead of a table (no progress bars).
+        #[arg(long)]
+        json: bool,
+        /// Multiply the number of operations (e.g. 0.1 for a quick look).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
     /// List the keys below URL (recursively), relative to URL, sorted.
     Ls {
         /// A directory or prefix.
