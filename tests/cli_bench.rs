@@ -39,7 +39,10 @@ fn default_run_uses_a_temporary_directory_and_removes_it() {
     for peer in ["seerstore", "object_store"] {
         for workload in WORKLOADS {
             let found = results.iter().find(|r| {
-                r["peer"] == peer && r["workload"].as_str().is_some_and(|w| w.starts_with(workload))
+                r["peer"] == peer
+                    && r["workload"]
+                        .as_str()
+                        .is_some_and(|w| w.starts_with(workload))
             });
             let row = found.unwrap_or_else(|| panic!("no {peer} {workload} in {stdout}"));
             assert!(row["ops"].as_u64().expect("ops") > 0, "{row}");
@@ -50,7 +53,10 @@ fn default_run_uses_a_temporary_directory_and_removes_it() {
         }
     }
     let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("tmp").collect();
-    assert!(left.is_empty(), "bench left {left:?} in its temporary directory");
+    assert!(
+        left.is_empty(),
+        "bench left {left:?} in its temporary directory"
+    );
 }
 
 #[test]
@@ -58,11 +64,17 @@ fn runs_on_a_url_and_prints_a_table() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let (code, stdout, stderr) = bench(&["--url", "memory://", "--scale", "0.02"], tmp.path());
     assert_eq!(code, 0, "stderr: {stderr}");
-    assert!(stdout.starts_with("seerstore bench on memory://"), "{stdout}");
+    assert!(
+        stdout.starts_with("seerstore bench on memory://"),
+        "{stdout}"
+    );
     for workload in WORKLOADS {
         assert!(stdout.contains(workload), "no {workload} row in {stdout}");
     }
-    assert!(!stdout.contains("object_store "), "no comparison without --compare: {stdout}");
+    assert!(
+        !stdout.contains("object_store "),
+        "no comparison without --compare: {stdout}"
+    );
 }
 
 #[test]
