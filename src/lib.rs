@@ -29,6 +29,7 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod adapter;
 pub mod error;
 #[cfg(feature = "http-connector")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-connector")))]
@@ -45,6 +46,7 @@ mod storage;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
+pub use adapter::ObjectStoreAdapter;
 pub use error::{Error, Operation, Result};
 pub use local::{LocalStorage, LocalStorageBuilder};
 pub use object::ObjectStorage;
