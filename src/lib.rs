@@ -30,6 +30,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod adapter;
+pub mod cache;
 pub mod error;
 #[cfg(feature = "http-connector")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-connector")))]
@@ -47,6 +48,7 @@ mod storage;
 pub mod conformance;
 
 pub use adapter::ObjectStoreAdapter;
+pub use cache::Cached;
 pub use error::{Error, Operation, Result};
 pub use local::{LocalStorage, LocalStorageBuilder};
 pub use object::ObjectStorage;
