@@ -567,6 +567,30 @@ impl<S: Storage> Cached<S> {
         indexes
     }
 
+    /// The common hit, without the general path's allocations: one
+    /// non-empty range inside one cached block.
+    fn single_block_hit(&self, entry: &KeyEntry, ranges: &[Range<u64>]) -> Option<Bytes> {
+        let [range] = ranges else { return None };
+        if range.start >= range.end {
+            return None;
+        }
+        let index = range.start / self.block_size;
+        if (range.end - 1) / self.block_size != index {
+            return None;
+        }
+        let block = self.shared.blocks.get(&(entry.epoch, index))?;
+        if !entry.is_valid() {
+            return None; // Written meanwhile: the general path starts again.
+        }
+        let from = (range.start - index * self.block_size) as usize;
+        let to = (range.end - index * self.block_size) as usize;
+        Some(if to - from < self.copy_threshold {
+            Bytes::copy_from_slice(&block[from..to])
+        } else {
+            block.slice(from..to)
+        })
+    }
+
     /// `ranges` through the cache: `None` when the cache must be bypassed
     /// (the key is being written, or kept being written during the reads).
     async fn cached_ranges(
@@ -581,6 +605,9 @@ impl<S: Storage> Cached<S> {
             };
             for range in ranges {
                 check_range(op, path, range, entry.meta.size)?;
+            }
+            if let Some(hit) = self.single_block_hit(&entry, ranges) {
+                return Ok(Some(vec![hit]));
             }
             let blocks = self.blocks(path, &entry, &self.indexes(ranges)).await?;
             if !entry.is_valid() {
