@@ -275,6 +275,7 @@ impl fmt::Display for ObjectStoreAdapter {
     }
 }
 
+#[deny(clippy::missing_trait_methods)]
 #[async_trait]
 impl ObjectStore for ObjectStoreAdapter {
     async fn put_opts(

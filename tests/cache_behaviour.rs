@@ -44,7 +44,7 @@ impl Probe {
 
     fn hold_next_read_ranges(&self) -> oneshot::Sender<()> {
         let (tx, rx) = oneshot::channel();
-        *self.hold_next_read_ranges.lock().unwrap() = Some(rx);
+        *self.hold_next_read_ranges.lock().expect("probe lock") = Some(rx);
         tx
     }
 
@@ -69,7 +69,12 @@ impl Storage for Shared {
     async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         self.0.read_ranges_calls.fetch_add(1, Ordering::SeqCst);
         let out = self.0.inner.read_ranges(path, ranges).await;
-        let hold = self.0.hold_next_read_ranges.lock().unwrap().take();
+        let hold = self
+            .0
+            .hold_next_read_ranges
+            .lock()
+            .expect("probe lock")
+            .take();
         if let Some(hold) = hold {
             self.0.held.fetch_add(1, Ordering::SeqCst);
             let _ = hold.await;
@@ -87,7 +92,7 @@ impl Storage for Shared {
         self.0.inner.exists(path).await
     }
     async fn write(&self, path: &str, data: Bytes) -> Result<ObjectMeta> {
-        let hold = self.0.hold_next_write.lock().unwrap().take();
+        let hold = self.0.hold_next_write.lock().expect("probe lock").take();
         if let Some(hold) = hold {
             let _ = hold.await;
         }
@@ -328,7 +333,7 @@ async fn a_dropped_write_makes_its_key_bypass_the_cache_until_invalidated() {
     cache.read("sst").await.unwrap();
     let reads_before = probe.reads();
     let (_release, hold) = oneshot::channel::<()>();
-    *probe.hold_next_write.lock().unwrap() = Some(hold);
+    *probe.hold_next_write.lock().expect("probe lock") = Some(hold);
     {
         // Dropped while the inner write waits: it might still land later.
         let write = cache.write("sst", pattern(12, 5000));
