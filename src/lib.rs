@@ -29,7 +29,7 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod adapter;
+pub mod adapter;
 pub mod cache;
 pub mod error;
 #[cfg(feature = "http-connector")]
