@@ -45,3 +45,11 @@ async fn local_storage_passes_object_store_suite() {
 async fn in_memory_passes_object_store_suite() {
     suite(&in_memory()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_in_memory_passes_object_store_suite() {
+    // A wrapper stack behind the adapter: the cache must stay invisible.
+    let store = Arc::new(object_store::memory::InMemory::new());
+    let cached = seerstore::Cached::new(ObjectStorage::new(store)).with_block_size(4096);
+    suite(&ObjectStoreAdapter::new(Arc::new(cached))).await;
+}
