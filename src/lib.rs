@@ -79,6 +79,8 @@
 //!   repository.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod adapter;
+pub mod cache;
 pub mod error;
 #[cfg(feature = "http-connector")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-connector")))]
@@ -99,6 +101,8 @@ mod trace;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
+pub use adapter::ObjectStoreAdapter;
+pub use cache::Cached;
 pub use error::{Error, Operation, Result};
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

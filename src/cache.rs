@@ -1,0 +1,792 @@
+//! [`Cached`]: a read cache of aligned blocks in memory, for SSTables kept
+//! in object storage.
+//!
+//! # Where it sits
+//!
+//! Directly above the backend it saves requests to, and above its retry
+//! layer (which is inside `ObjectStorage`), so that a hit costs no request
+//! and a miss is one retried request:
+//!
+//! ```text
+//! engine ─► Cached<ObjectStorage> ─► retry loop ─► object_store client
+//! ```
+//!
+//! Wrappers that count calls (metrics) go above it to count what the engine
+//! asked for, or below it to count what reached the store.
+//!
+//! # What it caches
+//!
+//! * **Blocks**: the object cut into aligned blocks of `block_size` bytes
+//!   (64 KiB by default; the last block is shorter). A read is served from
+//!   the blocks it covers; the missing ones are fetched with one
+//!   `read_ranges` call on the inner storage. The cache is bounded by the
+//!   bytes it holds (plus a fixed per-block overhead), and evicts with
+//!   quick_cache's CLOCK-Pro-like policy.
+//! * **Metadata**: the result of `head`, fetched once per key (a read needs
+//!   the object's size to align its last block), and served by `head` and
+//!   `exists` too.
+//!
+//! Why 64 KiB blocks: SSTable data blocks are 4–64 KiB and index and filter
+//! blocks are read whole; on an object store the first byte costs most of
+//! a request's time, so a 64 KiB GET costs about what a 4 KiB one does,
+//! while 1 MiB blocks would make every point read occupy 1 MiB of cache.
+//!
+//! # Concurrency and invalidation
+//!
+//! * **One fetch per block**: concurrent misses of one block wait for the
+//!   first reader's fetch (quick_cache's placeholder guards) instead of
+//!   fetching it again. A reader first fetches the blocks it claimed, and
+//!   only then waits for blocks others are fetching, so two readers never
+//!   wait for each other.
+//! * **Epochs**: each key's metadata entry carries an epoch, unique for the
+//!   life of the cache, and blocks are cached under `(epoch, index)`. This
+//!   storage's own `write`, `write_with`, `writer().finish()` and `delete`
+//!   mark the key's entry invalid before the inner call starts and again
+//!   after it ends, and reads of the key bypass the cache while it is in
+//!   progress. A read checks at its end that the entry it used is still
+//!   valid, and starts again otherwise. So a fetch that started before a
+//!   write can only fill blocks of a dead epoch, never serve them, and a
+//!   read never mixes blocks of two versions.
+//! * **Writes by others** (another process, another `Cached` over the same
+//!   store) are not seen until the key's entries are evicted: the cache is
+//!   meant for immutable objects such as SSTables, which are written once
+//!   under a fresh name. Do not cache keys that others overwrite (a
+//!   manifest, `CURRENT`); read them from the inner storage
+//!   ([`get_ref`](Cached::get_ref)).
+//!
+//! # Memory
+//!
+//! Fetched blocks are copied into their own allocation, so a block never
+//! keeps alive the larger buffer that a coalesced `read_ranges` returned.
+//! A read shorter than `copy_threshold` (16 KiB by default) is copied out
+//! of its block, so a small result never pins a whole block after the
+//! block is evicted; a longer read within one block is a zero-copy slice.
+//!
+//! Not done: a local-disk tier below the memory cache.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
+use quick_cache::sync::GuardResult;
+use quick_cache::{Lifecycle, Weighter};
+
+use crate::error::{Error, Operation, Result};
+use crate::path::validate_path;
+use crate::storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+
+/// Default block size: 64 KiB.
+pub const DEFAULT_BLOCK_SIZE: u64 = 64 * 1024;
+/// Default capacity: 256 MiB of blocks.
+pub const DEFAULT_CAPACITY_BYTES: u64 = 256 * 1024 * 1024;
+/// Default size below which a read is copied out of its block: 16 KiB.
+pub const DEFAULT_COPY_THRESHOLD: usize = 16 * 1024;
+/// Metadata entries kept (one per key).
+const DEFAULT_META_ENTRIES: usize = 64 * 1024;
+/// Bytes counted for each cached block besides its data.
+const BLOCK_OVERHEAD: u64 = 64;
+/// Reads started again after a concurrent write before bypassing the cache.
+const READ_ATTEMPTS: usize = 3;
+
+/// Blocks are keyed by `(epoch, block index)`.
+type BlockKey = (u64, u64);
+
+#[derive(Clone)]
+struct BlockWeighter;
+
+impl Weighter<BlockKey, Bytes> for BlockWeighter {
+    fn weight(&self, _key: &BlockKey, block: &Bytes) -> u64 {
+        block.len() as u64 + BLOCK_OVERHEAD
+    }
+}
+
+/// What the cache knows of one key.
+#[derive(Debug)]
+struct KeyEntry {
+    /// Unique for the life of the cache; blocks are cached under it.
+    epoch: u64,
+    meta: ObjectMeta,
+    /// Cleared when the key is written or deleted, or the entry evicted.
+    valid: AtomicBool,
+}
+
+impl KeyEntry {
+    fn is_valid(&self) -> bool {
+        self.valid.load(Ordering::Acquire)
+    }
+
+    fn invalidate(&self) {
+        self.valid.store(false, Ordering::Release);
+    }
+}
+
+/// Marks an evicted metadata entry invalid, so a read still using it
+/// starts again instead of trusting an entry no write can reach.
+#[derive(Clone, Default)]
+struct InvalidateOnEvict;
+
+impl Lifecycle<String, Arc<KeyEntry>> for InvalidateOnEvict {
+    type RequestState = ();
+
+    fn on_evict(&self, _state: &mut (), _key: String, entry: Arc<KeyEntry>) {
+        entry.invalidate();
+    }
+}
+
+type BlockCache = quick_cache::sync::Cache<BlockKey, Bytes, BlockWeighter>;
+type EntryCache = quick_cache::sync::Cache<
+    String,
+    Arc<KeyEntry>,
+    quick_cache::UnitWeighter,
+    quick_cache::DefaultHashBuilder,
+    InvalidateOnEvict,
+>;
+
+/// Keys being written, and heads in flight that may still become entries.
+#[derive(Default)]
+struct Registry {
+    /// Writes (and deletes) in progress per key.
+    busy: HashMap<String, usize>,
+    /// Tokens of heads in flight per key; a write clears them.
+    pending: HashMap<String, Vec<u64>>,
+    /// Keys whose write was dropped mid-way (it may still land): read
+    /// around the cache until [`Cached::invalidate`].
+    tainted: HashSet<String>,
+}
+
+/// The state shared by a [`Cached`] and its writers.
+struct Shared {
+    blocks: BlockCache,
+    entries: EntryCache,
+    registry: Mutex<Registry>,
+    next_epoch: AtomicU64,
+    /// Blocks fetched from the inner storage.
+    fetched: AtomicU64,
+}
+
+impl Shared {
+    fn new(capacity: u64, block_size: u64) -> Self {
+        let estimated_blocks = (capacity / block_size.max(1)).clamp(16, 1 << 24) as usize;
+        Self {
+            blocks: BlockCache::with_weighter(estimated_blocks, capacity, BlockWeighter),
+            entries: EntryCache::with(
+                DEFAULT_META_ENTRIES,
+                DEFAULT_META_ENTRIES as u64,
+                quick_cache::UnitWeighter,
+                quick_cache::DefaultHashBuilder::default(),
+                InvalidateOnEvict,
+            ),
+            registry: Mutex::new(Registry::default()),
+            next_epoch: AtomicU64::new(1),
+            fetched: AtomicU64::new(0),
+        }
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets `path` under the registry lock: heads in flight will not
+    /// become entries, and readers of the old entry start again.
+    fn forget(&self, registry: &mut Registry, path: &str) {
+        registry.pending.remove(path);
+        if let Some((_, entry)) = self.entries.remove(path) {
+            entry.invalidate();
+        }
+    }
+
+    /// Before a write of `path` reaches the inner storage; the guard ends
+    /// it.
+    fn begin_write<'a>(self: &'a Arc<Self>, path: &'a str) -> WriteGuard<'a> {
+        let mut registry = self.registry();
+        *registry.busy.entry(path.to_owned()).or_insert(0) += 1;
+        self.forget(&mut registry, path);
+        WriteGuard {
+            shared: self,
+            path,
+            ended: false,
+        }
+    }
+
+    /// After a write of `path` ended, whatever its outcome (a failed write
+    /// may still have landed). A write whose future was dropped may land
+    /// later still: its key stays uncached until [`Cached::invalidate`].
+    fn end_write(&self, path: &str, cancelled: bool) {
+        let mut registry = self.registry();
+        if let Some(count) = registry.busy.get_mut(path) {
+            *count -= 1;
+            if *count == 0 {
+                registry.busy.remove(path);
+            }
+        }
+        if cancelled {
+            registry.tainted.insert(path.to_owned());
+        }
+        self.forget(&mut registry, path);
+    }
+}
+
+/// Ends a write in the registry, also when its future is dropped.
+struct WriteGuard<'a> {
+    shared: &'a Shared,
+    path: &'a str,
+    ended: bool,
+}
+
+impl WriteGuard<'_> {
+    fn end(mut self) {
+        self.ended = true;
+        self.shared.end_write(self.path, false);
+    }
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.shared.end_write(self.path, true);
+        }
+    }
+}
+
+/// Rewrites the operation an error names (a read's metadata comes from
+/// `head`, but the error must name the read).
+fn relabel(err: Error, to: Operation) -> Error {
+    match err {
+        Error::NotFound { path, source, .. } => Error::NotFound {
+            op: to,
+            path,
+            source,
+        },
+        Error::InvalidPath { path, reason, .. } => Error::InvalidPath {
+            op: to,
+            path,
+            reason,
+        },
+        Error::Io { path, source, .. } => Error::Io {
+            op: to,
+            path,
+            source,
+        },
+        Error::ObjectStore {
+            path,
+            status,
+            retryable,
+            source,
+            ..
+        } => Error::ObjectStore {
+            op: to,
+            path,
+            status,
+            retryable,
+            source,
+        },
+        Error::Timeout { path, timeout, .. } => Error::Timeout {
+            op: to,
+            path,
+            timeout,
+        },
+        other => other,
+    }
+}
+
+/// A read cache of aligned blocks over any [`Storage`]; see the
+/// [module docs](self) for where it belongs in a stack, and how it stays
+/// correct under this storage's own writes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> seerstore::Result<()> {
+/// use std::sync::Arc;
+/// use seerstore::{Cached, ObjectStorage, Storage};
+///
+/// let remote = ObjectStorage::new(Arc::new(object_store::memory::InMemory::new()));
+/// let storage = Cached::new(remote)
+///     .with_capacity(64 << 20)   // 64 MiB of blocks
+///     .with_block_size(64 << 10); // 64 KiB blocks
+/// storage.write("L1/000042.sst", vec![7u8; 200_000].into()).await?;
+/// let block = storage.read_range("L1/000042.sst", 70_000..74_096).await?; // a miss: fetched
+/// let again = storage.read_range("L1/000042.sst", 70_000..74_096).await?; // a hit
+/// assert_eq!(block, again);
+/// assert!(storage.cached_bytes() >= 64 << 10);
+/// # Ok(()) }
+/// ```
+pub struct Cached<S: Storage> {
+    inner: S,
+    shared: Arc<Shared>,
+    capacity: u64,
+    block_size: u64,
+    copy_threshold: usize,
+}
+
+impl<S: Storage> Cached<S> {
+    /// Caches reads of `inner`: 256 MiB of 64 KiB blocks, reads under
+    /// 16 KiB copied out of their block.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            shared: Arc::new(Shared::new(DEFAULT_CAPACITY_BYTES, DEFAULT_BLOCK_SIZE)),
+            capacity: DEFAULT_CAPACITY_BYTES,
+            block_size: DEFAULT_BLOCK_SIZE,
+            copy_threshold: DEFAULT_COPY_THRESHOLD,
+        }
+    }
+
+    /// Bounds the cached blocks to `bytes` (data plus 64 bytes per block).
+    /// Starts with an empty cache.
+    #[must_use]
+    pub fn with_capacity(mut self, bytes: u64) -> Self {
+        self.capacity = bytes;
+        self.shared = Arc::new(Shared::new(self.capacity, self.block_size));
+        self
+    }
+
+    /// Sets the block size (at least 1 byte). Starts with an empty cache.
+    #[must_use]
+    pub fn with_block_size(mut self, bytes: u64) -> Self {
+        self.block_size = bytes.max(1);
+        self.shared = Arc::new(Shared::new(self.capacity, self.block_size));
+        self
+    }
+
+    /// Reads shorter than `bytes` are copied out of their block; longer
+    /// reads inside one block share its memory.
+    #[must_use]
+    pub fn with_copy_threshold(mut self, bytes: usize) -> Self {
+        self.copy_threshold = bytes;
+        self
+    }
+
+    /// The storage underneath (reads through it bypass the cache).
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Gives the storage underneath back, dropping the cache.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// Forgets what the cache holds of `path`, and reads it through the
+    /// cache again if a dropped write had made it bypass the cache. Call it
+    /// after a write that was cancelled (its future dropped) has ended, or
+    /// after `path` was replaced behind this cache's back.
+    pub fn invalidate(&self, path: &str) {
+        let mut registry = self.shared.registry();
+        registry.tainted.remove(path);
+        self.shared.forget(&mut registry, path);
+    }
+
+    /// Bytes the cached blocks weigh now (data plus per-block overhead).
+    pub fn cached_bytes(&self) -> u64 {
+        self.shared.blocks.weight()
+    }
+
+    /// Blocks fetched from the inner storage since the cache was made (a
+    /// counter kept off the hit path).
+    pub fn blocks_fetched(&self) -> u64 {
+        self.shared.fetched.load(Ordering::Relaxed)
+    }
+
+    /// The key's valid entry, made from a `head` if needed; `None` when the
+    /// key is being written (the caller bypasses the cache).
+    async fn entry(&self, op: Operation, path: &str) -> Result<Option<Arc<KeyEntry>>> {
+        if let Some(entry) = self.shared.entries.get(path) {
+            if entry.is_valid() {
+                return Ok(Some(entry));
+            }
+        }
+        let token = self.shared.next_epoch.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut registry = self.shared.registry();
+            if registry.busy.contains_key(path) || registry.tainted.contains(path) {
+                return Ok(None);
+            }
+            registry
+                .pending
+                .entry(path.to_owned())
+                .or_default()
+                .push(token);
+        }
+        let head = self.inner.head(path).await;
+        let mut registry = self.shared.registry();
+        let ours = match registry.pending.get_mut(path) {
+            Some(tokens) => match tokens.iter().position(|t| *t == token) {
+                Some(at) => {
+                    tokens.swap_remove(at);
+                    if tokens.is_empty() {
+                        registry.pending.remove(path);
+                    }
+                    true
+                }
+                None => false,
+            },
+            None => false,
+        };
+        let meta = head.map_err(|e| relabel(e, op))?;
+        if !ours {
+            return Ok(None); // Written meanwhile: this head may be stale.
+        }
+        if let Some(entry) = self.shared.entries.get(path) {
+            if entry.is_valid() {
+                return Ok(Some(entry)); // Another reader's head won.
+            }
+        }
+        let entry = Arc::new(KeyEntry {
+            epoch: token,
+            meta,
+            valid: AtomicBool::new(true),
+        });
+        self.shared
+            .entries
+            .insert(path.to_owned(), Arc::clone(&entry));
+        drop(registry);
+        Ok(Some(entry))
+    }
+
+    /// The byte range of block `index` of an object of `size` bytes.
+    fn block_range(&self, index: u64, size: u64) -> Range<u64> {
+        let start = index * self.block_size;
+        start..(start + self.block_size).min(size)
+    }
+
+    /// The blocks `indexes` (sorted, distinct) of the entry's object:
+    /// cached ones, then one `read_ranges` for those this call claims, then
+    /// those other readers are fetching.
+    async fn blocks(
+        &self,
+        path: &str,
+        entry: &KeyEntry,
+        indexes: &[u64],
+    ) -> Result<BTreeMap<u64, Bytes>> {
+        let size = entry.meta.size;
+        let mut found = BTreeMap::new();
+        let mut claimed = Vec::new();
+        let mut others = Vec::new();
+        for &index in indexes {
+            let key = (entry.epoch, index);
+            match self
+                .shared
+                .blocks
+                .get_value_or_guard(&key, Some(Duration::ZERO))
+            {
+                GuardResult::Value(block) => {
+                    found.insert(index, block);
+                }
+                GuardResult::Guard(guard) => claimed.push((index, guard)),
+                GuardResult::Timeout => others.push(index),
+            }
+        }
+        if !claimed.is_empty() {
+            let ranges: Vec<Range<u64>> = claimed
+                .iter()
+                .map(|(index, _)| self.block_range(*index, size))
+                .collect();
+            let fetched = self.inner.read_ranges(path, &ranges).await?;
+            self.shared
+                .fetched
+                .fetch_add(ranges.len() as u64, Ordering::Relaxed);
+            for ((index, guard), data) in claimed.into_iter().zip(fetched) {
+                // Its own allocation: never pin a coalesced read's buffer.
+                let block = Bytes::copy_from_slice(&data);
+                let _ = guard.insert(block.clone());
+                found.insert(index, block);
+            }
+        }
+        for index in others {
+            let key = (entry.epoch, index);
+            let block = match self.shared.blocks.get_value_or_guard_async(&key).await {
+                Ok(block) => block,
+                Err(guard) => {
+                    // The other reader failed; fetch it here.
+                    let data = self
+                        .inner
+                        .read_range(path, self.block_range(index, size))
+                        .await?;
+                    self.shared.fetched.fetch_add(1, Ordering::Relaxed);
+                    let block = Bytes::copy_from_slice(&data);
+                    let _ = guard.insert(block.clone());
+                    block
+                }
+            };
+            found.insert(index, block);
+        }
+        Ok(found)
+    }
+
+    /// Cuts `range` out of the blocks that cover it.
+    fn assemble(&self, range: &Range<u64>, blocks: &BTreeMap<u64, Bytes>) -> Bytes {
+        let len = (range.end - range.start) as usize;
+        if len == 0 {
+            return Bytes::new();
+        }
+        let first = range.start / self.block_size;
+        let last = (range.end - 1) / self.block_size;
+        let offset = |pos: u64, index: u64| (pos - index * self.block_size) as usize;
+        if first == last {
+            let block = &blocks[&first];
+            let slice = block.slice(offset(range.start, first)..offset(range.end, first));
+            return if len < self.copy_threshold {
+                Bytes::copy_from_slice(&slice)
+            } else {
+                slice
+            };
+        }
+        let mut out = BytesMut::with_capacity(len);
+        for index in first..=last {
+            let block = &blocks[&index];
+            let from = if index == first {
+                offset(range.start, index)
+            } else {
+                0
+            };
+            let to = if index == last {
+                offset(range.end, index)
+            } else {
+                block.len()
+            };
+            out.extend_from_slice(&block[from..to]);
+        }
+        out.freeze()
+    }
+
+    /// Block indexes covering `ranges` (non-empty ones), sorted, distinct.
+    fn indexes(&self, ranges: &[Range<u64>]) -> Vec<u64> {
+        let mut indexes: Vec<u64> = ranges
+            .iter()
+            .filter(|r| r.start < r.end)
+            .flat_map(|r| (r.start / self.block_size)..=((r.end - 1) / self.block_size))
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        indexes
+    }
+
+    /// The common hit, without the general path's allocations: one
+    /// non-empty range inside one cached block.
+    fn single_block_hit(&self, entry: &KeyEntry, ranges: &[Range<u64>]) -> Option<Bytes> {
+        let [range] = ranges else { return None };
+        if range.start >= range.end {
+            return None;
+        }
+        let index = range.start / self.block_size;
+        if (range.end - 1) / self.block_size != index {
+            return None;
+        }
+        let block = self.shared.blocks.get(&(entry.epoch, index))?;
+        if !entry.is_valid() {
+            return None; // Written meanwhile: the general path starts again.
+        }
+        let from = (range.start - index * self.block_size) as usize;
+        let to = (range.end - index * self.block_size) as usize;
+        Some(if to - from < self.copy_threshold {
+            Bytes::copy_from_slice(&block[from..to])
+        } else {
+            block.slice(from..to)
+        })
+    }
+
+    /// `ranges` through the cache: `None` when the cache must be bypassed
+    /// (the key is being written, or kept being written during the reads).
+    async fn cached_ranges(
+        &self,
+        op: Operation,
+        path: &str,
+        ranges: &[Range<u64>],
+    ) -> Result<Option<Vec<Bytes>>> {
+        for _ in 0..READ_ATTEMPTS {
+            let Some(entry) = self.entry(op, path).await? else {
+                return Ok(None);
+            };
+            for range in ranges {
+                check_range(op, path, range, entry.meta.size)?;
+            }
+            if let Some(hit) = self.single_block_hit(&entry, ranges) {
+                return Ok(Some(vec![hit]));
+            }
+            let blocks = self.blocks(path, &entry, &self.indexes(ranges)).await?;
+            if !entry.is_valid() {
+                continue; // Written while we read: start again.
+            }
+            return Ok(Some(
+                ranges.iter().map(|r| self.assemble(r, &blocks)).collect(),
+            ));
+        }
+        Ok(None)
+    }
+}
+
+impl<S: Storage> fmt::Debug for Cached<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cached")
+            .field("inner", &self.inner)
+            .field("capacity", &self.capacity)
+            .field("block_size", &self.block_size)
+            .field("cached_bytes", &self.cached_bytes())
+            .finish()
+    }
+}
+
+impl<S: Storage> fmt::Display for Cached<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Cached({} KiB blocks, {} MiB, over {:?})",
+            self.block_size / 1024,
+            self.capacity >> 20,
+            self.inner
+        )
+    }
+}
+
+#[deny(clippy::missing_trait_methods)]
+#[async_trait]
+impl<S: Storage> Storage for Cached<S> {
+    async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
+        let op = Operation::ReadRange;
+        validate_path(op, path)?;
+        if range.start > range.end {
+            return Err(Error::InvalidRange {
+                op,
+                path: path.to_owned(),
+                range,
+                size: None,
+            });
+        }
+        let ranges = std::slice::from_ref(&range);
+        match self.cached_ranges(op, path, ranges).await? {
+            Some(mut out) => Ok(out.pop().unwrap_or_default()),
+            None => self.inner.read_range(path, range).await,
+        }
+    }
+
+    async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let op = Operation::ReadRanges;
+        validate_path(op, path)?;
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(bad) = ranges.iter().find(|r| r.start > r.end) {
+            return Err(Error::InvalidRange {
+                op,
+                path: path.to_owned(),
+                range: bad.clone(),
+                size: None,
+            });
+        }
+        match self.cached_ranges(op, path, ranges).await? {
+            Some(out) => Ok(out),
+            None => self.inner.read_ranges(path, ranges).await,
+        }
+    }
+
+    async fn read(&self, path: &str) -> Result<Bytes> {
+        let op = Operation::Read;
+        validate_path(op, path)?;
+        for _ in 0..READ_ATTEMPTS {
+            let Some(entry) = self.entry(op, path).await? else {
+                break;
+            };
+            let range = 0..entry.meta.size;
+            let blocks = self
+                .blocks(path, &entry, &self.indexes(std::slice::from_ref(&range)))
+                .await?;
+            if entry.is_valid() {
+                return Ok(self.assemble(&range, &blocks));
+            }
+        }
+        self.inner.read(path).await
+    }
+
+    async fn head(&self, path: &str) -> Result<ObjectMeta> {
+        let op = Operation::Head;
+        validate_path(op, path)?;
+        match self.entry(op, path).await? {
+            Some(entry) => Ok(entry.meta.clone()),
+            None => self.inner.head(path).await,
+        }
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool> {
+        validate_path(Operation::Exists, path)?;
+        if let Some(entry) = self.shared.entries.get(path) {
+            if entry.is_valid() {
+                return Ok(true);
+            }
+        }
+        self.inner.exists(path).await
+    }
+
+    async fn write(&self, path: &str, data: Bytes) -> Result<ObjectMeta> {
+        let guard = self.shared.begin_write(path);
+        let result = self.inner.write(path, data).await;
+        guard.end();
+        result
+    }
+
+    async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
+        let guard = self.shared.begin_write(path);
+        let result = self.inner.write_with(path, data, mode).await;
+        guard.end();
+        result
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
+        let inner = self.inner.writer(path).await?;
+        Ok(Box::new(CachedWriter {
+            inner,
+            path: path.to_owned(),
+            shared: Arc::clone(&self.shared),
+        }))
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        let guard = self.shared.begin_write(path);
+        let result = self.inner.delete(path).await;
+        guard.end();
+        result
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn sync(&self, path: &str) -> Result<()> {
+        self.inner.sync(path).await
+    }
+}
+
+/// A streaming write through [`Cached`]: publishing invalidates the key.
+struct CachedWriter {
+    inner: Box<dyn StorageWriter>,
+    path: String,
+    shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl StorageWriter for CachedWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<()> {
+        self.inner.write(chunk).await
+    }
+
+    async fn finish(self: Box<Self>) -> Result<ObjectMeta> {
+        let CachedWriter {
+            inner,
+            path,
+            shared,
+        } = *self;
+        let guard = shared.begin_write(&path);
+        let result = inner.finish().await;
+        guard.end();
+        result
+    }
+
+    async fn abort(self: Box<Self>) -> Result<()> {
+        self.inner.abort().await
+    }
+}
