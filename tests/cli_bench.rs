@@ -3,7 +3,11 @@
 //! under --compare. Small --scale: this checks the command, not speed.
 #![cfg(feature = "cli")]
 
+mod common_servers;
+
 use std::process::Command;
+
+use common_servers::var;
 
 fn bench(args: &[&str], tmpdir: &std::path::Path) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_seerstore"))
@@ -86,4 +90,75 @@ fn bad_arguments_are_usage_errors() {
     let (code, _, stderr) = bench(&["--url", "ftp://x/y"], tmp.path());
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.starts_with("seerstore: "), "{stderr}");
+}
+
+/// Runs the bench with --compare at a tiny scale and checks that every
+/// workload ran on both peers.
+fn bench_on_server(url: &str, options: &[String]) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut args: Vec<&str> = vec!["--url", url, "--compare", "--json", "--scale", "0.05"];
+    for option in options {
+        args.push("-o");
+        args.push(option);
+    }
+    let (code, stdout, stderr) = bench(&args, tmp.path());
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let results = doc["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2 * WORKLOADS.len(), "{stdout}");
+    for option in options {
+        let secret = option.split_once('=').map(|(_, v)| v).unwrap_or_default();
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a credential was printed"
+        );
+    }
+}
+
+#[test]
+fn bench_runs_against_s3s_fs() {
+    let (Some(endpoint), Some(bucket), Some(key), Some(secret)) = (
+        var("s3s-fs", "S3S_ENDPOINT"),
+        var("s3s-fs", "S3S_BUCKET"),
+        var("s3s-fs", "S3S_ACCESS_KEY_ID"),
+        var("s3s-fs", "S3S_SECRET_ACCESS_KEY"),
+    ) else {
+        return;
+    };
+    let url = format!(
+        "s3://{bucket}/{}?endpoint={endpoint}&region=us-east-1&allow_http=true",
+        common_servers::unique_prefix("cli-bench")
+    );
+    bench_on_server(
+        &url,
+        &[
+            format!("access_key_id={key}"),
+            format!("secret_access_key={secret}"),
+        ],
+    );
+}
+
+#[test]
+fn bench_runs_against_azurite() {
+    let (Some(endpoint), Some(container), Some(account), Some(key)) = (
+        var("Azurite", "AZURITE_ENDPOINT"),
+        var("Azurite", "AZURITE_CONTAINER"),
+        var("Azurite", "AZURITE_ACCOUNT"),
+        var("Azurite", "AZURITE_KEY"),
+    ) else {
+        return;
+    };
+    let url = format!(
+        "az://{container}/{}",
+        common_servers::unique_prefix("cli-bench")
+    );
+    bench_on_server(
+        &url,
+        &[
+            format!("endpoint={endpoint}"),
+            "allow_http=true".to_owned(),
+            format!("account_name={account}"),
+            format!("access_key={key}"),
+        ],
+    );
 }
