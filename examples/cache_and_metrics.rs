@@ -1,5 +1,6 @@
-//! A remote-SSTable stack: `Instrumented` over `ObjectStorage`, with the
-//! spot where a read cache goes.
+//! A remote-SSTable stack: a read cache between two `Instrumented` layers
+//! over `ObjectStorage`, so the metrics show hits (caller side) apart from
+//! requests (store side).
 //!
 //! ```text
 //! cargo run --example cache_and_metrics --features metrics
@@ -7,7 +8,7 @@
 //!
 //! ```text
 //! Instrumented("caller")        calls as the engine sees them (hits included)
-//!   └─ [read cache goes here]
+//!   └─ Cached                   64 KiB blocks, bounded by bytes
 //!        └─ Instrumented("store")   calls that reach the object store
 //!             └─ ObjectStorage ─► retry loop (attempts, retries) ─► object_store
 //! ```
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use seerstore::{Instrumented, ObjectStorage, RetryConfig, Storage};
+use seerstore::{Cached, Instrumented, ObjectStorage, RetryConfig, Storage};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,15 +34,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_retry(RetryConfig::default());
     let store_side = Instrumented::new(remote).with_label("store");
 
-    // ---- READ CACHE: wrap `store_side` here once the `Cached` wrapper is
-    // available, e.g.
-    //     let cached = Cached::new(store_side, /* capacity, block size */);
-    // and build the caller-side layer over `cached` instead. Until then the
-    // two Instrumented layers count the same calls.
-    let middle = store_side;
-    // ---- end of the cache's spot.
-
-    let storage = Instrumented::new(middle).with_label("caller");
+    // The cache: repeated block reads stop at this layer, so the store side
+    // counts one ranged read per 64 KiB block while the caller side counts
+    // every call.
+    let cached = Cached::new(store_side).with_capacity(64 << 20);
+    let storage = Instrumented::new(cached).with_label("caller");
 
     storage
         .write("L0/000001.sst", Bytes::from(vec![1u8; 256 * 1024]))
