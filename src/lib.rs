@@ -45,6 +45,10 @@ mod storage;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
 pub use error::{Error, Operation, Result};
 pub use local::{LocalStorage, LocalStorageBuilder};
 pub use object::ObjectStorage;
