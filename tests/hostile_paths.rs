@@ -59,14 +59,14 @@ fn look_alike_keys() -> Vec<&'static str> {
         "..%2foutside",
         "%2e%2e%5coutside",
         "%00",
-        "a\u{2215}..\u{2215}outside",  // DIVISION SLASH
-        "\u{FF0F}etc\u{FF0F}passwd",   // FULLWIDTH SOLIDUS
-        "\u{FF0E}\u{FF0E}/x",          // FULLWIDTH FULL STOP
-        "\u{2024}\u{2024}/x",          // ONE DOT LEADER
-        "\u{FE52}\u{FE52}",            // SMALL FULL STOP
-        "\u{2044}outside",             // FRACTION SLASH
-        "\u{29F8}outside",             // BIG SOLIDUS
-        "\u{FF3C}outside",             // FULLWIDTH REVERSE SOLIDUS
+        "a\u{2215}..\u{2215}outside", // DIVISION SLASH
+        "\u{FF0F}etc\u{FF0F}passwd",  // FULLWIDTH SOLIDUS
+        "\u{FF0E}\u{FF0E}/x",         // FULLWIDTH FULL STOP
+        "\u{2024}\u{2024}/x",         // ONE DOT LEADER
+        "\u{FE52}\u{FE52}",           // SMALL FULL STOP
+        "\u{2044}outside",            // FRACTION SLASH
+        "\u{29F8}outside",            // BIG SOLIDUS
+        "\u{FF3C}outside",            // FULLWIDTH REVERSE SOLIDUS
         "...",
         "..a",
         "a..",
@@ -120,11 +120,7 @@ async fn round_trips(storage: &dyn Storage, key: &str) -> TestResult {
     let data = Bytes::from(format!("inside:{key}"));
     storage.write(key, data.clone()).await?;
     assert_eq!(storage.read(key).await?, data, "{key:?}");
-    let listed: Vec<String> = storage
-        .list("")
-        .map_ok(|m| m.path)
-        .try_collect()
-        .await?;
+    let listed: Vec<String> = storage.list("").map_ok(|m| m.path).try_collect().await?;
     assert!(listed.iter().any(|p| p == key), "{key:?} not in {listed:?}");
     Ok(())
 }

@@ -55,7 +55,10 @@ async fn check(name: &str, storage: &dyn Storage) -> TestResult {
             matches!(result, Err(Error::InvalidRange { .. })),
             "{name} read_ranges {range:?}: {result:?}"
         );
-        assert!(bytes < 256 * 1024, "{name} read_ranges {range:?}: {bytes} B");
+        assert!(
+            bytes < 256 * 1024,
+            "{name} read_ranges {range:?}: {bytes} B"
+        );
     }
 
     // 100,000 ranges of 8 bytes, in a scrambled order and overlapping.

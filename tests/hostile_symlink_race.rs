@@ -82,13 +82,15 @@ async fn swapping_a_directory_for_a_symlink_never_escapes() -> TestResult {
                         .write("d/f", Bytes::from_static(b"inside"))
                         .await
                         .map(drop),
-                    3 => async {
-                        let mut w = storage.writer("d/g").await?;
-                        w.write(Bytes::from_static(b"ins")).await?;
-                        w.write(Bytes::from_static(b"ide")).await?;
-                        w.finish().await.map(drop)
+                    3 => {
+                        async {
+                            let mut w = storage.writer("d/g").await?;
+                            w.write(Bytes::from_static(b"ins")).await?;
+                            w.write(Bytes::from_static(b"ide")).await?;
+                            w.finish().await.map(drop)
+                        }
+                        .await
                     }
-                    .await,
                     4 => storage
                         .list("d")
                         .try_collect::<Vec<_>>()
@@ -98,13 +100,15 @@ async fn swapping_a_directory_for_a_symlink_never_escapes() -> TestResult {
                                 assert!(meta.path.starts_with("d/"), "{meta:?}");
                             }
                         }),
-                    _ => async {
-                        storage
-                            .write(&format!("d/new{worker}"), Bytes::from_static(b"x"))
-                            .await?;
-                        storage.delete(&format!("d/new{worker}")).await
+                    _ => {
+                        async {
+                            storage
+                                .write(&format!("d/new{worker}"), Bytes::from_static(b"x"))
+                                .await?;
+                            storage.delete(&format!("d/new{worker}")).await
+                        }
+                        .await
                     }
-                    .await,
                 };
                 // Failures are expected while `d` is a symlink to outside
                 // (the kernel refuses the escape); what matters is that
@@ -128,6 +132,9 @@ async fn swapping_a_directory_for_a_symlink_never_escapes() -> TestResult {
     );
     let succeeded = ok.load(Ordering::Relaxed);
     eprintln!("symlink race: {SWAPS} swaps, {succeeded} calls succeeded");
-    assert!(succeeded > 0, "no call ever succeeded; the race proved nothing");
+    assert!(
+        succeeded > 0,
+        "no call ever succeeded; the race proved nothing"
+    );
     Ok(())
 }
