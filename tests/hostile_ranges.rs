@@ -38,7 +38,10 @@ async fn check(name: &str, storage: &dyn Storage) -> TestResult {
         0..u64::MAX,
         u64::MAX - 1..u64::MAX,
         u64::MAX..u64::MAX,
-        u64::MAX..0,
+        Range {
+            start: u64::MAX,
+            end: 0,
+        },
         SIZE as u64..SIZE as u64 + 1,
     ];
     for range in hostile {

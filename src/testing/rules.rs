@@ -311,13 +311,12 @@ impl RuleState {
         if self.rule.limit.is_some_and(|max| self.hits >= max) {
             return false;
         }
-        let hit = match self.rule.trigger {
+        match self.rule.trigger {
             Trigger::Always => true,
             Trigger::Nth(k) => n == k,
             Trigger::Calls(a, b) => (a..=b).contains(&n),
             Trigger::Every(k) => k > 0 && n % k == 0,
             Trigger::Fraction(p) => draw.is_some_and(|d| d < p),
-        };
-        hit
+        }
     }
 }
