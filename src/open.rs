@@ -471,6 +471,10 @@ pub(crate) fn redact_url(url: &str) -> String {
         Some((scheme, rest)) => (Some(scheme), rest),
         None => (None, url),
     };
+    // A URL parser skips any run of `/` and `\` before the authority of
+    // special schemes (`ws:///user:pw@host`); so does the redaction.
+    let slashes = &rest[..rest.len() - rest.trim_start_matches(['/', '\\']).len()];
+    let rest = &rest[slashes.len()..];
     let (user_info, rest) = match user_info_end(rest) {
         Some(at) => (true, &rest[at + 1..]),
         None => (false, rest),
@@ -488,6 +492,7 @@ pub(crate) fn redact_url(url: &str) -> String {
         out.push_str(scheme);
         out.push_str("://");
     }
+    out.push_str(slashes);
     if user_info {
         out.push_str("***@");
     }
@@ -523,7 +528,7 @@ pub(crate) fn redact_url(url: &str) -> String {
 /// info. This may hide more than the credentials of a malformed URL, never
 /// less.
 fn user_info_end(rest: &str) -> Option<usize> {
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority_end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     if let Some(at) = authority.rfind('@') {
         return Some(at);
@@ -586,6 +591,10 @@ mod tests {
             ("s3://user:pa/55@hunter2@bucket/p", "s3://***@bucket/p"),
             ("s3://user:pa55@hunter2@bucket/p", "s3://***@bucket/p"),
             ("user:hunter2@bucket/p", "***@bucket/p"),
+            // Special schemes: extra slashes and backslashes are skipped.
+            ("ws:///:hunter2@b/p", "ws:///***@b/p"),
+            ("http:\\\\user:hunter2@b/p", "***@b/p"),
+            ("https://\\user:hunter2@b/p", "https://\\***@b/p"),
             // No user info: nothing hidden.
             ("s3://bucket/a@b?x=1", "s3://bucket/a@b?x=1"),
             ("s3://bucket:99/p", "s3://bucket:99/p"),

@@ -76,6 +76,8 @@ async fn credentials_in_user_info_are_never_echoed() {
         "file://user:hunter2@localhost/tmp",
         "memory://user:hunter2@",
         "hdfs://user:hunter2@namenode/p",
+        "ws:///:hunter2@b/p",
+        "https:\\\\user:hunter2@b/p",
         "user:hunter2@bucket/p",
     ] {
         match seerstore::open(url).await {
