@@ -18,6 +18,26 @@ cargo clippy --all-targets --all-features -- -D warnings
 step "cargo doc (all features, warnings are errors)"
 cargo doc --no-deps --all-features
 
+# Supply chain (deny.toml): licences, bans and sources always; advisories
+# only with SEERSTORE_DENY_ADVISORIES=1, as they need the RustSec database
+# from GitHub. cargo-deny is installed once into the cache dir.
+step "cargo deny check"
+deny_root="${SEERSTORE_CACHE:-$HOME/.cache/seerstore-test}"
+if [[ ! -x "$deny_root/bin/cargo-deny" ]]; then
+    cargo install --locked --root "$deny_root" cargo-deny --version 0.20.2
+fi
+if [[ "${SEERSTORE_DENY_ADVISORIES:-0}" == 1 ]]; then
+    "$deny_root/bin/cargo-deny" check
+else
+    "$deny_root/bin/cargo-deny" check licenses bans sources
+fi
+
+# strace, for tests/local_strace.rs (the durability order of a write).
+if ! command -v strace >/dev/null && [[ "$(id -u)" == 0 ]]; then
+    step "apt-get install strace"
+    apt-get install -y strace >/dev/null || { apt-get update >/dev/null && apt-get install -y strace >/dev/null; }
+fi
+
 # Real object-store servers on 127.0.0.1 (moto, s3s-fs, Azurite,
 # fake-gcs-server) for the tests: installed once into
 # ${SEERSTORE_CACHE:-~/.cache/seerstore-test}, stopped on any exit.

@@ -101,6 +101,10 @@ mod trace;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
 pub use adapter::ObjectStoreAdapter;
 pub use cache::Cached;
 pub use error::{Error, Operation, Result};

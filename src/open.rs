@@ -490,32 +490,36 @@ fn is_secret_key(key: &str) -> bool {
 /// assert_eq!(shown, "s3://b/p?region=eu-west-1&secret_access_key=***");
 /// ```
 pub fn redact_url(url: &str) -> String {
-    let (before_fragment, fragment) = match url.split_once('#') {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    // A URL parser skips any run of `/` and `\` before the authority of
+    // special schemes (`ws:///user:pw@host`); so does the redaction.
+    let slashes = &rest[..rest.len() - rest.trim_start_matches(['/', '\\']).len()];
+    let rest = &rest[slashes.len()..];
+    let (user_info, rest) = match user_info_end(rest) {
+        Some(at) => (true, &rest[at + 1..]),
+        None => (false, rest),
+    };
+    let (before_fragment, fragment) = match rest.split_once('#') {
         Some((head, _)) => (head, Some("***")),
-        None => (url, None),
+        None => (rest, None),
     };
     let (base, query) = match before_fragment.split_once('?') {
         Some((base, query)) => (base, Some(query)),
         None => (before_fragment, None),
     };
     let mut out = String::with_capacity(url.len());
-    match base.split_once("://") {
-        Some((scheme, rest)) => {
-            out.push_str(scheme);
-            out.push_str("://");
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            match authority.rsplit_once('@') {
-                Some((_, host)) => {
-                    out.push_str("***@");
-                    out.push_str(host);
-                }
-                None => out.push_str(authority),
-            }
-            out.push_str(path);
-        }
-        None => out.push_str(base),
+    if let Some(scheme) = scheme {
+        out.push_str(scheme);
+        out.push_str("://");
     }
+    out.push_str(slashes);
+    if user_info {
+        out.push_str("***@");
+    }
+    out.push_str(base);
     if let Some(query) = query {
         out.push('?');
         let pairs: Vec<String> = query
@@ -534,6 +538,32 @@ pub fn redact_url(url: &str) -> String {
         out.push_str(fragment);
     }
     out
+}
+
+/// Where the user info of `rest` (the text after `scheme://`) ends: the
+/// index of its last `@`, or `None` if there is none.
+///
+/// Normally the user info lies before the first `/`, `?` or `#`. A password
+/// typed with one of those unescaped ends the authority early for a URL
+/// parser (`user:pa/ss@bucket` reads as host `user`, port `pa`), yet it is
+/// still a secret: when that apparent authority has a `:` and an `@` comes
+/// later, everything up to the last `@` before the next `/` counts as user
+/// info. This may hide more than the credentials of a malformed URL, never
+/// less.
+fn user_info_end(rest: &str) -> Option<usize> {
+    let authority_end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    if let Some(at) = authority.rfind('@') {
+        return Some(at);
+    }
+    if !authority.contains(':') {
+        return None;
+    }
+    let first_at = rest.find('@')?;
+    let next_slash = rest[first_at..]
+        .find('/')
+        .map_or(rest.len(), |i| first_at + i);
+    rest[..next_slash].rfind('@')
 }
 
 /// Decodes `%XX` escapes; `None` if an escape is malformed or the result is
@@ -573,6 +603,27 @@ mod tests {
         assert!(redacted.contains("region=eu-west-1"), "{redacted}");
         assert!(redacted.starts_with("s3://***@bucket/p?"), "{redacted}");
         assert!(!redact_url("not a url ?token=abc").contains("abc"));
+    }
+
+    #[test]
+    fn redaction_hides_passwords_with_unescaped_delimiters() {
+        for (url, shown) in [
+            ("s3://user:pa55/hunter2@bucket/p", "s3://***@bucket/p"),
+            ("s3://user:pa55?hunter2@bucket/p", "s3://***@bucket/p"),
+            ("s3://user:pa55#hunter2@bucket/p", "s3://***@bucket/p"),
+            ("s3://user:pa/55@hunter2@bucket/p", "s3://***@bucket/p"),
+            ("s3://user:pa55@hunter2@bucket/p", "s3://***@bucket/p"),
+            ("user:hunter2@bucket/p", "***@bucket/p"),
+            // Special schemes: extra slashes and backslashes are skipped.
+            ("ws:///:hunter2@b/p", "ws:///***@b/p"),
+            ("http:\\\\user:hunter2@b/p", "***@b/p"),
+            ("https://\\user:hunter2@b/p", "https://\\***@b/p"),
+            // No user info: nothing hidden.
+            ("s3://bucket/a@b?x=1", "s3://bucket/a@b?x=1"),
+            ("s3://bucket:99/p", "s3://bucket:99/p"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 
     #[test]
