@@ -162,6 +162,13 @@ impl Target {
                 if !path.starts_with('/') {
                     return Err(invalid("file URLs take an absolute path".into()));
                 }
+                // Opening sweeps temp files below the root: never walk the
+                // whole filesystem because of a short URL (`file:`, `file:///`).
+                if path.trim_end_matches('/').is_empty() {
+                    return Err(invalid(
+                        "the filesystem root cannot be a storage root (file:///abs/dir)".into(),
+                    ));
+                }
                 (String::new(), path)
             }
             Scheme::Memory => {

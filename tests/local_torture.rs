@@ -168,6 +168,11 @@ fn replay(log: &Path) -> std::io::Result<(HashMap<usize, KeyState>, u64)> {
         let state = states.entry(k).or_default();
         match kind {
             "I" => state.pending = Some(seq),
+            // Settled by the parent after a round: what was on disk.
+            "S" => {
+                state.acked = (seq != 0).then_some(seq);
+                state.pending = None;
+            }
             _ => {
                 state.acked = (seq != 0).then_some(seq);
                 state.pending = None;
@@ -234,6 +239,7 @@ async fn sigkill_at_random_moments_leaves_acked_or_in_flight_state() -> TestResu
         litter_rounds += usize::from(!litter.is_empty());
 
         let (states, _) = replay(&log)?;
+        let mut observed = Vec::with_capacity(KEYS.len());
         for (k, key) in KEYS.iter().enumerate() {
             let state = states.get(&k).copied().unwrap_or_default();
             let actual = match std::fs::read(root.join(key)) {
@@ -248,6 +254,7 @@ async fn sigkill_at_random_moments_leaves_acked_or_in_flight_state() -> TestResu
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(e.into()),
             };
+            observed.push((k, actual));
             let in_flight = state.pending.map(|seq| (seq != 0).then_some(seq));
             if actual == state.acked {
                 if in_flight.is_some_and(|s| s != actual) {
@@ -260,6 +267,16 @@ async fn sigkill_at_random_moments_leaves_acked_or_in_flight_state() -> TestResu
                     "round {round}: {key} holds {actual:?}; acknowledged {:?}, in flight {:?}",
                     state.acked, state.pending
                 );
+            }
+        }
+        // What this round left is the next round's starting point: an
+        // operation in flight at the kill that landed was never
+        // acknowledged in the log, so settle every key to what is on disk.
+        {
+            use std::io::Write as _;
+            let mut settle = std::fs::OpenOptions::new().append(true).open(&log)?;
+            for (k, actual) in &observed {
+                writeln!(settle, "S {k} {}", actual.unwrap_or(0))?;
             }
         }
         // Reopening sweeps what the killed child left.

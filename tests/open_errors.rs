@@ -16,6 +16,9 @@ async fn bad_urls_are_invalid_url() {
         "relative/dir",
         "file://relative/dir",
         "file:///abs?region=x",
+        "file:",
+        "file:///",
+        "file:////",
         "memory://host",
         "memory://?nonsense=1",
         "memory://?max_retries=-1",
@@ -94,4 +97,12 @@ async fn gcs_without_the_feature_says_which_feature() {
 async fn azure_without_the_feature_says_which_feature() {
     let (_, reason) = invalid("az://container/p").await;
     assert!(reason.contains("\"azure\""), "{reason}");
+}
+
+#[tokio::test]
+async fn the_filesystem_root_is_refused_before_any_sweep() {
+    for url in ["file:", "file:///", "file://localhost/"] {
+        let (_, reason) = invalid(url).await;
+        assert!(reason.contains("filesystem root"), "{url}: {reason}");
+    }
 }
