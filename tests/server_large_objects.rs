@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use common_servers::{unique_prefix, var};
+use common_servers::{unique_prefix, var, S3Server};
 use peak_alloc::PeakAlloc;
 use seerstore::{LocalStorage, Storage};
 
@@ -104,19 +104,8 @@ async fn large_sstable_through_writer_on_every_backend() {
         "local",
         Arc::new(LocalStorage::open(dir.path()).await.expect("local")),
     ));
-    let s3 = |tag: &'static str, name: &'static str| {
-        Some((
-            name,
-            format!(
-                "s3://{}/{}?endpoint={}&region={}&access_key_id={}&secret_access_key={}&allow_http=true",
-                var(name, &format!("{tag}_BUCKET"))?,
-                unique_prefix("large"),
-                var(name, &format!("{tag}_ENDPOINT"))?,
-                var(name, &format!("{tag}_REGION"))?,
-                var(name, &format!("{tag}_ACCESS_KEY_ID"))?,
-                var(name, &format!("{tag}_SECRET_ACCESS_KEY"))?,
-            ),
-        ))
+    let s3 = |tag: &str, name: &'static str| {
+        S3Server::from_env(name, tag).map(|server| (name, server.url(&unique_prefix("large"))))
     };
     for (name, url) in [s3("MOTO", "moto"), s3("S3S", "s3s-fs")]
         .into_iter()

@@ -8,27 +8,12 @@ mod support;
 
 use std::sync::Arc;
 
-use common_servers::{conformance, probe_agrees, unique_prefix, var};
-use object_store::aws::AmazonS3Builder;
+use common_servers::{conformance, probe_agrees, unique_prefix, S3Server};
 use seerstore::conformance::Capabilities;
 use seerstore::{ObjectStorage, Storage};
 
-struct S3s {
-    endpoint: String,
-    bucket: String,
-    key_id: String,
-    secret: String,
-    region: String,
-}
-
-fn s3s() -> Option<S3s> {
-    Some(S3s {
-        endpoint: var("s3s-fs", "S3S_ENDPOINT")?,
-        bucket: var("s3s-fs", "S3S_BUCKET")?,
-        key_id: var("s3s-fs", "S3S_ACCESS_KEY_ID")?,
-        secret: var("s3s-fs", "S3S_SECRET_ACCESS_KEY")?,
-        region: var("s3s-fs", "S3S_REGION")?,
-    })
+fn s3s() -> Option<S3Server> {
+    S3Server::from_env("s3s-fs", "S3S")
 }
 
 /// What s3s-fs 0.14 cannot do, each forced by how it stores objects:
@@ -52,11 +37,7 @@ fn caps(prefix: &str) -> Capabilities {
 async fn s3s_fs_through_open_url() -> seerstore::Result<()> {
     let Some(s) = s3s() else { return Ok(()) };
     let prefix = unique_prefix("open");
-    let url = format!(
-        "s3://{}/{prefix}?endpoint={}&region={}&access_key_id={}&secret_access_key={}&allow_http=true",
-        s.bucket, s.endpoint, s.region, s.key_id, s.secret
-    );
-    let storage = seerstore::open(&url).await?;
+    let storage = seerstore::open(&s.url(&prefix)).await?;
     conformance("s3s-fs via open", storage, caps(&prefix)).await;
     Ok(())
 }
@@ -64,21 +45,7 @@ async fn s3s_fs_through_open_url() -> seerstore::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3s_fs_through_hand_built_client() -> seerstore::Result<()> {
     let Some(s) = s3s() else { return Ok(()) };
-    let store = AmazonS3Builder::new()
-        .with_endpoint(&s.endpoint)
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .with_region(&s.region)
-        .with_access_key_id(&s.key_id)
-        .with_secret_access_key(&s.secret)
-        .with_bucket_name(&s.bucket)
-        .with_http_connector(seerstore::http::StatusConnector)
-        .with_retry(object_store::RetryConfig {
-            max_retries: 0,
-            ..Default::default()
-        })
-        .build()
-        .expect("S3 builder");
+    let store = s.client();
     let prefix = unique_prefix("client");
     let storage = Arc::new(ObjectStorage::new(Arc::new(store)).with_prefix(&prefix));
     conformance("s3s-fs via ObjectStorage::new", storage, caps(&prefix)).await;
@@ -113,11 +80,7 @@ async fn s3s_fs_rejects_a_wrong_signature() -> seerstore::Result<()> {
 async fn s3s_fs_probe_agrees_with_declared_capabilities() -> seerstore::Result<()> {
     let Some(s) = s3s() else { return Ok(()) };
     let prefix = unique_prefix("probe");
-    let url = format!(
-        "s3://{}/{prefix}?endpoint={}&region={}&access_key_id={}&secret_access_key={}&allow_http=true",
-        s.bucket, s.endpoint, s.region, s.key_id, s.secret
-    );
-    let storage = seerstore::open(&url).await?;
+    let storage = seerstore::open(&s.url(&prefix)).await?;
     probe_agrees("s3s-fs", &*storage, &caps(&prefix)).await;
     Ok(())
 }
@@ -128,15 +91,7 @@ async fn s3s_fs_probe_agrees_with_declared_capabilities() -> seerstore::Result<(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3s_fs_read_ranges_merges_nearby_ranges() -> seerstore::Result<()> {
     let Some(s) = s3s() else { return Ok(()) };
-    let store = AmazonS3Builder::new()
-        .with_endpoint(&s.endpoint)
-        .with_allow_http(true)
-        .with_region(&s.region)
-        .with_access_key_id(&s.key_id)
-        .with_secret_access_key(&s.secret)
-        .with_bucket_name(&s.bucket)
-        .build()
-        .expect("S3 builder");
+    let store = s.client();
     let counting = Arc::new(support::FaultStore::new(Arc::new(store), Vec::new(), 0));
     let storage = ObjectStorage::new(counting.clone()).with_prefix(unique_prefix("ranges"));
     let data = support::data(1 << 20, 7);

@@ -119,3 +119,57 @@ pub async fn probe_agrees(backend: &str, storage: &dyn Storage, caps: &Capabilit
         .expect("list");
     assert!(left.is_empty(), "{backend}: probe left {left:?}");
 }
+
+/// An S3 server of the test suite (moto or s3s-fs), from its variables
+/// `SEERSTORE_TEST_<TAG>_{ENDPOINT,BUCKET,ACCESS_KEY_ID,SECRET_ACCESS_KEY,REGION}`.
+pub struct S3Server {
+    pub endpoint: String,
+    pub bucket: String,
+    pub key_id: String,
+    pub secret: String,
+    pub region: String,
+}
+
+impl S3Server {
+    /// The server's settings, or `None` (after saying why) without them.
+    pub fn from_env(name: &str, tag: &str) -> Option<Self> {
+        Some(Self {
+            endpoint: var(name, &format!("{tag}_ENDPOINT"))?,
+            bucket: var(name, &format!("{tag}_BUCKET"))?,
+            key_id: var(name, &format!("{tag}_ACCESS_KEY_ID"))?,
+            secret: var(name, &format!("{tag}_SECRET_ACCESS_KEY"))?,
+            region: var(name, &format!("{tag}_REGION"))?,
+        })
+    }
+
+    /// A `seerstore::open` URL for `prefix` in the server's bucket, with
+    /// every setting in the query (credentials included: a test server's).
+    pub fn url(&self, prefix: &str) -> String {
+        format!(
+            "s3://{}/{prefix}?endpoint={}&region={}&access_key_id={}&secret_access_key={}&allow_http=true",
+            self.bucket, self.endpoint, self.region, self.key_id, self.secret
+        )
+    }
+
+    /// A hand-built object_store client, set up the way the README tells
+    /// users to: path-style requests, the status connector, no retries of
+    /// its own.
+    #[cfg(feature = "aws")]
+    pub fn client(&self) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&self.endpoint)
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .with_region(&self.region)
+            .with_access_key_id(&self.key_id)
+            .with_secret_access_key(&self.secret)
+            .with_bucket_name(&self.bucket)
+            .with_http_connector(seerstore::http::StatusConnector)
+            .with_retry(object_store::RetryConfig {
+                max_retries: 0,
+                ..Default::default()
+            })
+            .build()
+            .expect("S3 builder")
+    }
+}
