@@ -309,7 +309,7 @@ async fn run_workloads(
         let mut tasks = Vec::new();
         for worker in 0..concurrency {
             let (subject, bar, base) = (subject.clone(), bar.clone(), base.to_owned());
-            let ops = sizes.reads / concurrency + u64::from(worker < sizes.reads % concurrency);
+            let ops = share(sizes.reads, concurrency, worker);
             let sstables = sizes.sstables as u64;
             tasks.push(tokio::spawn(async move {
                 let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (worker + 1));
@@ -325,10 +325,7 @@ async fn run_workloads(
                 Ok::<_, AnyError>(lat)
             }));
         }
-        let mut lat = Vec::new();
-        for task in tasks {
-            lat.extend(task.await.map_err(|e| -> AnyError { Box::new(e) })??);
-        }
+        let lat = join_latencies(tasks).await?;
         bar.finish_and_clear();
         let bytes = lat.len() as u64 * BLOCK;
         rows.push(row(label, peer, bytes, started.elapsed(), lat));
@@ -341,8 +338,7 @@ async fn run_workloads(
     let mut tasks = Vec::new();
     for worker in 0..SMALL_WRITERS as u64 {
         let (subject, bar, base) = (subject.clone(), bar.clone(), base.to_owned());
-        let ops = sizes.small_writes / SMALL_WRITERS as u64
-            + u64::from(worker < sizes.small_writes % SMALL_WRITERS as u64);
+        let ops = share(sizes.small_writes, SMALL_WRITERS as u64, worker);
         tasks.push(tokio::spawn(async move {
             let data = Bytes::from(vec![worker as u8; BLOCK as usize]);
             let mut lat = Vec::with_capacity(ops as usize);
@@ -357,10 +353,7 @@ async fn run_workloads(
             Ok::<_, AnyError>(lat)
         }));
     }
-    let mut lat = Vec::new();
-    for task in tasks {
-        lat.extend(task.await.map_err(|e| -> AnyError { Box::new(e) })??);
-    }
+    let lat = join_latencies(tasks).await?;
     bar.finish_and_clear();
     let bytes = lat.len() as u64 * BLOCK;
     rows.push(row(label, peer, bytes, started.elapsed(), lat));
@@ -382,6 +375,22 @@ async fn run_workloads(
     listed.ops = keys;
     rows.push(listed);
     Ok(rows)
+}
+
+/// Worker `worker`'s part of `total` operations split among `workers`.
+fn share(total: u64, workers: u64, worker: u64) -> u64 {
+    total / workers + u64::from(worker < total % workers)
+}
+
+/// The latencies of every worker, or the first error.
+async fn join_latencies(
+    tasks: Vec<tokio::task::JoinHandle<Result<Vec<Duration>, AnyError>>>,
+) -> Result<Vec<Duration>, AnyError> {
+    let mut lat = Vec::new();
+    for task in tasks {
+        lat.extend(task.await.map_err(|e| -> AnyError { Box::new(e) })??);
+    }
+    Ok(lat)
 }
 
 fn unique() -> String {

@@ -166,17 +166,29 @@ pub(super) async fn create_refuses_existing(cx: Context) -> Outcome {
 
 pub(super) async fn racing_creates_one_winner(cx: Context) -> Outcome {
     let key = cx.key("manifest");
+    let lost = Error::is_already_exists;
+    race(&cx, &key, 1000, 4096, || WriteMode::Create, lost, "create").await
+}
+
+/// Races `concurrency` conditional writes of `key` (racer `i` writes
+/// `pattern(seed + i, len)` with `mode()`); exactly one must win and leave
+/// its bytes, the others must lose with the conflict `lost` accepts.
+async fn race(
+    cx: &Context,
+    key: &str,
+    seed: u64,
+    len: usize,
+    mode: impl Fn() -> WriteMode,
+    lost: fn(&Error) -> bool,
+    what: &str,
+) -> Outcome {
     let n = cx.caps.concurrency.max(2);
     let mut tasks = Vec::new();
     for i in 0..n {
-        let (storage, key) = (cx.storage.clone(), key.clone());
+        let (storage, key, mode) = (cx.storage.clone(), key.to_owned(), mode());
         tasks.push(tokio::spawn(async move {
-            (
-                i,
-                storage
-                    .write_with(&key, pattern(1000 + i as u64, 4096), WriteMode::Create)
-                    .await,
-            )
+            let data = pattern(seed + i as u64, len);
+            (i, storage.write_with(&key, data, mode).await)
         }));
     }
     let mut winners = Vec::new();
@@ -184,18 +196,18 @@ pub(super) async fn racing_creates_one_winner(cx: Context) -> Outcome {
         let (i, result) = t.await.map_err(|e| format!("task: {e}"))?;
         match result {
             Ok(_) => winners.push(i),
-            Err(Error::AlreadyExists { .. }) => {}
-            Err(e) => return Err(format!("racing create {i}: unexpected error {e}")),
+            Err(e) if lost(&e) => {}
+            Err(e) => return Err(format!("racing {what} {i}: unexpected error {e}")),
         }
     }
     ensure!(
         winners.len() == 1,
-        "{} of {n} racing creates won: {winners:?}",
+        "{} of {n} racing {what}s won: {winners:?}",
         winners.len()
     );
-    let got = step("read", cx.storage.read(&key).await)?;
+    let got = step("read", cx.storage.read(key).await)?;
     ensure!(
-        got == pattern(1000 + winners[0] as u64, 4096),
+        got == pattern(seed + winners[0] as u64, len),
         "the object is not the winner's"
     );
     Ok(())
@@ -294,39 +306,8 @@ pub(super) async fn racing_updates_one_winner(cx: Context) -> Outcome {
     let v0 = step("write", cx.storage.write(&key, pattern(0, 100)).await)?
         .version
         .ok_or("write returned no version")?;
-    let n = cx.caps.concurrency.max(2);
-    let mut tasks = Vec::new();
-    for i in 0..n {
-        let (storage, key, v0) = (cx.storage.clone(), key.clone(), v0.clone());
-        tasks.push(tokio::spawn(async move {
-            (
-                i,
-                storage
-                    .write_with(&key, pattern(2000 + i as u64, 100), WriteMode::Update(v0))
-                    .await,
-            )
-        }));
-    }
-    let mut winners = Vec::new();
-    for t in tasks {
-        let (i, result) = t.await.map_err(|e| format!("task: {e}"))?;
-        match result {
-            Ok(_) => winners.push(i),
-            Err(Error::Precondition { .. }) => {}
-            Err(e) => return Err(format!("racing update {i}: unexpected error {e}")),
-        }
-    }
-    ensure!(
-        winners.len() == 1,
-        "{} of {n} racing updates won: {winners:?}",
-        winners.len()
-    );
-    let got = step("read", cx.storage.read(&key).await)?;
-    ensure!(
-        got == pattern(2000 + winners[0] as u64, 100),
-        "the object is not the winner's"
-    );
-    Ok(())
+    let mode = || WriteMode::Update(v0.clone());
+    race(&cx, &key, 2000, 100, mode, Error::is_precondition, "update").await
 }
 
 pub(super) async fn delete_removes_and_missing_is_ok(cx: Context) -> Outcome {
