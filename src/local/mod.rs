@@ -91,7 +91,8 @@ const KEY_LOCK_SHARDS: usize = 64;
 /// read that starts after a write returned never sees the old file. An
 /// evicted file may stay open until each worker thread that held a copy
 /// next reads from this storage, so up to 64 descriptors per worker thread
-/// can exceed `max_open_files`.
+/// can exceed `max_open_files`; and a read whose pages were not cached
+/// keeps its file open until its turn on the blocking pool came.
 ///
 /// # Temporary files
 ///
