@@ -1,0 +1,724 @@
+//! A fault-injecting HTTP/1.1 proxy for the tests, on tokio, listening on
+//! 127.0.0.1 only, placed between seerstore and a real server of the test
+//! suite (moto, s3s-fs, Azurite).
+//!
+//! The proxy understands just enough HTTP/1.1 to find where each request
+//! and each response ends (`Content-Length`, `chunked`, bodiless answers,
+//! close-delimited bodies), so it can keep connections alive like the
+//! server would and fault one exchange at a time. Bodies are streamed, not
+//! buffered. Every request is matched against declarative [`Rule`]s, first
+//! match wins; a rule fires on the nth matching request, on every kth, or
+//! on a seeded random fraction of them, and injects one [`Fault`]:
+//!
+//! * [`Fault::ResetBeforeRequest`]: the connection is reset once the request
+//!   head arrived; nothing reaches the server;
+//! * [`Fault::ResetAfterResponseBytes`]: forwarded, and the connection reset
+//!   after that many bytes of the answer (head included; at least one byte
+//!   of the answer is always withheld);
+//! * [`Fault::Stall`]: forwarded, then the answer is held back for that long
+//!   (longer than the client's attempt timeout) and the connection dropped;
+//! * [`Fault::Status`]: answered 500, 503 (with S3's `SlowDown` body), 429
+//!   or 408 without forwarding;
+//! * [`Fault::LoseAnswer`]: forwarded and answered by the server (the request
+//!   landed), then the connection reset instead of answering.
+//!
+//! Bounded: after [`ProxyConfig::max_faults`] faults or once
+//! [`ProxyConfig::fault_window`] has passed, requests are only forwarded;
+//! after [`ProxyConfig::lifetime`] the proxy closes every connection and
+//! stops by itself (also when the [`Proxy`] is dropped).
+//!
+//! Decisions are deterministic per request arrival index and seed; with
+//! concurrent clients the arrival order itself varies between runs.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// What happens to a request a rule picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    /// Reset the connection before forwarding anything.
+    ResetBeforeRequest,
+    /// Forward, pass at most this many bytes of the answer, then reset.
+    ResetAfterResponseBytes(usize),
+    /// Forward, hold the answer back this long, then drop the connection.
+    Stall(Duration),
+    /// Answer with this status without forwarding (500, 503, 429, 408).
+    Status(u16),
+    /// Forward (the request lands), then reset instead of answering.
+    LoseAnswer,
+}
+
+impl Fault {
+    /// A short name for reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::ResetBeforeRequest => "reset before request",
+            Fault::ResetAfterResponseBytes(_) => "reset mid-answer",
+            Fault::Stall(_) => "stall",
+            Fault::Status(500) => "500",
+            Fault::Status(503) => "503 SlowDown",
+            Fault::Status(429) => "429",
+            Fault::Status(408) => "408",
+            Fault::Status(_) => "other status",
+            Fault::LoseAnswer => "answer lost",
+        }
+    }
+
+    /// Whether the server saw the request.
+    pub fn forwards(&self) -> bool {
+        !matches!(self, Fault::ResetBeforeRequest | Fault::Status(_))
+    }
+}
+
+/// When a rule fires, among the requests it matches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Trigger {
+    /// The nth matching request (1-based), once.
+    Nth(usize),
+    /// Every kth matching request.
+    Every(usize),
+    /// Each matching request with this probability (seeded).
+    Fraction(f64),
+}
+
+/// One declarative rule: which requests, when, and what fault.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Only requests with this method (`PUT`, `GET`, ...), if set.
+    pub method: Option<&'static str>,
+    /// Only requests whose target (path and query) contains this, if set.
+    pub target_contains: Option<String>,
+    pub trigger: Trigger,
+    pub fault: Fault,
+}
+
+impl Rule {
+    /// A rule for every request.
+    pub fn new(trigger: Trigger, fault: Fault) -> Self {
+        Self {
+            method: None,
+            target_contains: None,
+            trigger,
+            fault,
+        }
+    }
+
+    /// Restricts the rule to one method.
+    pub fn method(mut self, method: &'static str) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Restricts the rule to targets containing `needle`.
+    pub fn target_contains(mut self, needle: impl Into<String>) -> Self {
+        self.target_contains = Some(needle.into());
+        self
+    }
+
+    fn matches(&self, method: &str, target: &str) -> bool {
+        self.method.is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self
+                .target_contains
+                .as_deref()
+                .is_none_or(|needle| target.contains(needle))
+    }
+}
+
+/// The proxy's settings.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// The server requests are forwarded to (on loopback).
+    pub upstream: SocketAddr,
+    /// Seed of the random fractions.
+    pub seed: u64,
+    /// Checked in order; the first that fires decides.
+    pub rules: Vec<Rule>,
+    /// No more faults after this many.
+    pub max_faults: usize,
+    /// No more faults once this long has passed since the start.
+    pub fault_window: Duration,
+    /// The proxy closes everything and stops after this long.
+    pub lifetime: Duration,
+}
+
+impl ProxyConfig {
+    /// Forwards everything to `upstream` until rules are added; at most
+    /// 10,000 faults within 10 minutes, stopping after 15.
+    pub fn new(upstream: SocketAddr, seed: u64) -> Self {
+        Self {
+            upstream,
+            seed,
+            rules: Vec::new(),
+            max_faults: 10_000,
+            fault_window: Duration::from_secs(600),
+            lifetime: Duration::from_secs(900),
+        }
+    }
+
+    /// Adds a rule.
+    pub fn rule(mut self, rule: Rule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+}
+
+/// One request the proxy saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// When its head arrived.
+    pub at: Instant,
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    pub fault: Option<Fault>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    requests: usize,
+    faults: usize,
+    /// Matching requests seen per rule.
+    matched: Vec<usize>,
+    by_kind: BTreeMap<&'static str, usize>,
+    log: Vec<Seen>,
+}
+
+struct Shared {
+    config: ProxyConfig,
+    started: Instant,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    /// Logs a request and decides its fate.
+    fn decide(&self, method: &str, target: &str) -> Option<Fault> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let index = state.requests as u64;
+        state.requests += 1;
+        if state.matched.len() < self.config.rules.len() {
+            state.matched.resize(self.config.rules.len(), 0);
+        }
+        let open = state.faults < self.config.max_faults
+            && self.started.elapsed() < self.config.fault_window;
+        let mut fault = None;
+        for (i, rule) in self.config.rules.iter().enumerate() {
+            if !rule.matches(method, target) {
+                continue;
+            }
+            state.matched[i] += 1;
+            let n = state.matched[i];
+            let fires = match rule.trigger {
+                Trigger::Nth(k) => n == k,
+                Trigger::Every(k) => k > 0 && n % k == 0,
+                Trigger::Fraction(p) => {
+                    let draw = splitmix(self.config.seed ^ ((i as u64) << 48) ^ index);
+                    (draw >> 11) as f64 / (1u64 << 53) as f64 > 1.0 - p
+                }
+            };
+            if fires && open {
+                fault = Some(rule.fault);
+                break;
+            }
+        }
+        if let Some(f) = fault {
+            state.faults += 1;
+            *state.by_kind.entry(f.kind()).or_default() += 1;
+        }
+        state.log.push(Seen {
+            at: Instant::now(),
+            method: method.to_owned(),
+            target: target.to_owned(),
+            fault,
+        });
+        fault
+    }
+}
+
+/// A running proxy; dropping it stops it.
+pub struct Proxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Starts a proxy on a free port of 127.0.0.1.
+    pub async fn start(config: ProxyConfig) -> io::Result<Self> {
+        assert!(
+            config.upstream.ip().is_loopback(),
+            "the proxy forwards to loopback only"
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let lifetime = config.lifetime;
+        let shared = Arc::new(Shared {
+            config,
+            started: Instant::now(),
+            state: Mutex::new(State::default()),
+        });
+        let task = tokio::spawn({
+            let shared = shared.clone();
+            async move {
+                let mut connections = JoinSet::new();
+                let accept = async {
+                    loop {
+                        let Ok((client, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let shared = shared.clone();
+                        connections.spawn(async move {
+                            let _ = serve(client, shared).await;
+                        });
+                        // Reap finished connections as we go.
+                        while connections.try_join_next().is_some() {}
+                    }
+                };
+                // Stops by itself: the accept loop and, when `connections`
+                // is dropped, every connection task.
+                let _ = tokio::time::timeout(lifetime, accept).await;
+            }
+        });
+        Ok(Self { addr, shared, task })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests seen.
+    pub fn requests(&self) -> usize {
+        self.lock().requests
+    }
+
+    /// Faults injected.
+    pub fn faults(&self) -> usize {
+        self.lock().faults
+    }
+
+    /// Faults injected, by kind.
+    pub fn faults_by_kind(&self) -> BTreeMap<&'static str, usize> {
+        self.lock().by_kind.clone()
+    }
+
+    /// Every request seen, in arrival order.
+    pub fn log(&self) -> Vec<Seen> {
+        self.lock().log.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The address of an `http://host:port[/...]` endpoint on loopback.
+pub fn upstream_of(endpoint: &str) -> SocketAddr {
+    let rest = endpoint
+        .strip_prefix("http://")
+        .expect("an http:// endpoint");
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .parse()
+        .unwrap_or_else(|e| panic!("endpoint {endpoint}: {e}"))
+}
+
+/// `endpoint` with its host and port replaced by the proxy's.
+pub fn through(proxy: &Proxy, endpoint: &str) -> String {
+    let rest = endpoint
+        .strip_prefix("http://")
+        .expect("an http:// endpoint");
+    match rest.find('/') {
+        Some(slash) => format!("{}{}", proxy.url(), &rest[slash..]),
+        None => proxy.url(),
+    }
+}
+
+const MAX_HEAD: usize = 64 * 1024;
+
+/// A parsed request or response head.
+struct Head {
+    raw: Vec<u8>,
+    /// Method (request) or status code (response) and the target.
+    first: String,
+    second: String,
+    content_length: Option<u64>,
+    chunked: bool,
+    close: bool,
+}
+
+async fn read_head<R: AsyncBufRead + Unpin>(r: &mut R) -> io::Result<Option<Head>> {
+    let mut raw = Vec::new();
+    loop {
+        let before = raw.len();
+        let n = r.read_until(b'\n', &mut raw).await?;
+        if n == 0 {
+            if raw.is_empty() {
+                return Ok(None);
+            }
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        if raw.len() > MAX_HEAD {
+            return Err(io::Error::other("head too large"));
+        }
+        let line = &raw[before..];
+        if line == b"\r\n" || line == b"\n" {
+            if before == 0 {
+                // Stray empty line between messages.
+                raw.clear();
+                continue;
+            }
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let mut lines = text.lines();
+    let start = lines.next().unwrap_or_default();
+    let mut parts = start.split_whitespace();
+    let first = parts.next().unwrap_or_default().to_owned();
+    let second = parts.next().unwrap_or_default().to_owned();
+    let mut head = Head {
+        raw,
+        first,
+        second,
+        content_length: None,
+        chunked: false,
+        close: false,
+    };
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            head.content_length = value.parse().ok();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            head.chunked = value.to_ascii_lowercase().contains("chunked");
+        } else if name.eq_ignore_ascii_case("connection") {
+            head.close = value.eq_ignore_ascii_case("close");
+        }
+    }
+    Ok(Some(head))
+}
+
+/// Where a message body ends.
+#[derive(Clone, Copy)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+/// Writes to `w` at most `*budget` more bytes (when limited); `Ok(false)`
+/// once the budget is spent (what fit was written).
+async fn write_limited<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    buf: &[u8],
+    budget: &mut Option<usize>,
+) -> io::Result<bool> {
+    match budget {
+        None => {
+            w.write_all(buf).await?;
+            Ok(true)
+        }
+        Some(left) => {
+            let n = buf.len().min(*left);
+            w.write_all(&buf[..n]).await?;
+            *left -= n;
+            Ok(n == buf.len() && *left > 0)
+        }
+    }
+}
+
+/// Copies a body framed by `framing` from `r` to `w` (`None`: read and
+/// discard). `Ok(false)` if the budget ran out first.
+async fn copy_body<R, W>(
+    r: &mut R,
+    mut w: Option<&mut W>,
+    framing: Framing,
+    budget: &mut Option<usize>,
+) -> io::Result<bool>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 64 * 1024];
+    match framing {
+        Framing::None => Ok(true),
+        Framing::Length(mut left) => {
+            while left > 0 {
+                let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+                let n = r.read(&mut buf[..want]).await?;
+                if n == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                left -= n as u64;
+                if let Some(w) = w.as_mut() {
+                    if !write_limited(w, &buf[..n], budget).await? {
+                        return Ok(false);
+                    }
+                }
+            }
+            Ok(true)
+        }
+        Framing::UntilClose => loop {
+            let n = r.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(true);
+            }
+            if let Some(w) = w.as_mut() {
+                if !write_limited(w, &buf[..n], budget).await? {
+                    return Ok(false);
+                }
+            }
+        },
+        Framing::Chunked => {
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                if r.read_until(b'\n', &mut line).await? == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                if let Some(w) = w.as_mut() {
+                    if !write_limited(w, &line, budget).await? {
+                        return Ok(false);
+                    }
+                }
+                let text = String::from_utf8_lossy(&line);
+                let size = text.split(';').next().unwrap_or("").trim();
+                let size = u64::from_str_radix(size, 16)
+                    .map_err(|_| io::Error::other(format!("bad chunk size {text:?}")))?;
+                if size == 0 {
+                    // Trailers, up to the empty line.
+                    loop {
+                        line.clear();
+                        if r.read_until(b'\n', &mut line).await? == 0 {
+                            return Err(io::ErrorKind::UnexpectedEof.into());
+                        }
+                        if let Some(w) = w.as_mut() {
+                            if !write_limited(w, &line, budget).await? {
+                                return Ok(false);
+                            }
+                        }
+                        if line == b"\r\n" || line == b"\n" {
+                            return Ok(true);
+                        }
+                    }
+                }
+                // The chunk and its CRLF.
+                let mut left = size + 2;
+                while left > 0 {
+                    let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+                    let n = r.read(&mut buf[..want]).await?;
+                    if n == 0 {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                    left -= n as u64;
+                    if let Some(w) = w.as_mut() {
+                        if !write_limited(w, &buf[..n], budget).await? {
+                            return Ok(false);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn request_framing(head: &Head) -> Framing {
+    if head.chunked {
+        Framing::Chunked
+    } else {
+        match head.content_length {
+            Some(0) | None => Framing::None,
+            Some(n) => Framing::Length(n),
+        }
+    }
+}
+
+fn response_framing(request_method: &str, head: &Head) -> Framing {
+    let status: u16 = head.first_status();
+    if request_method.eq_ignore_ascii_case("HEAD")
+        || (100..200).contains(&status)
+        || status == 204
+        || status == 304
+    {
+        Framing::None
+    } else if head.chunked {
+        Framing::Chunked
+    } else {
+        match head.content_length {
+            Some(n) => Framing::Length(n),
+            None => Framing::UntilClose,
+        }
+    }
+}
+
+impl Head {
+    /// The status code of a response head (`HTTP/1.1 200 OK`).
+    fn first_status(&self) -> u16 {
+        self.second.parse().unwrap_or(0)
+    }
+}
+
+/// The answer to a [`Fault::Status`], S3-style.
+fn synthesized(status: u16) -> Vec<u8> {
+    let (reason, code, message) = match status {
+        500 => (
+            "Internal Server Error",
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        ),
+        503 => (
+            "Service Unavailable",
+            "SlowDown",
+            "Please reduce your request rate.",
+        ),
+        429 => ("Too Many Requests", "TooManyRequests", "Too many requests."),
+        408 => (
+            "Request Timeout",
+            "RequestTimeout",
+            "Your socket connection to the server was not read from or written to within the timeout period.",
+        ),
+        _ => ("Error", "InternalError", "Injected by the test proxy."),
+    };
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>seerstore-proxy</RequestId></Error>"
+    );
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+type Upstream = (BufReader<OwnedReadHalf>, OwnedWriteHalf);
+
+/// Resets the client connection (RST, not FIN).
+fn reset(client_w: &OwnedWriteHalf) {
+    let _ = client_w.as_ref().set_zero_linger();
+}
+
+/// Serves one client connection until it closes or a fault ends it.
+async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
+    client.set_nodelay(true)?;
+    let (client_r, mut client_w) = client.into_split();
+    let mut client_r = BufReader::new(client_r);
+    let mut upstream: Option<Upstream> = None;
+    loop {
+        let Some(request) = read_head(&mut client_r).await? else {
+            return Ok(());
+        };
+        let method = request.first.clone();
+        let fault = shared.decide(&method, &request.second);
+        let framing = request_framing(&request);
+        match fault {
+            Some(Fault::ResetBeforeRequest) => {
+                reset(&client_w);
+                return Ok(());
+            }
+            Some(Fault::Status(status)) => {
+                copy_body::<_, OwnedWriteHalf>(&mut client_r, None, framing, &mut None).await?;
+                client_w.write_all(&synthesized(status)).await?;
+                if request.close {
+                    return Ok(());
+                }
+                continue;
+            }
+            _ => {}
+        }
+        // Forward the request.
+        if upstream.is_none() {
+            let stream = TcpStream::connect(shared.config.upstream).await?;
+            stream.set_nodelay(true)?;
+            let (r, w) = stream.into_split();
+            upstream = Some((BufReader::new(r), w));
+        }
+        let Some((up_r, up_w)) = upstream.as_mut() else {
+            unreachable!("connected above");
+        };
+        up_w.write_all(&request.raw).await?;
+        copy_body(&mut client_r, Some(&mut *up_w), framing, &mut None).await?;
+        up_w.flush().await?;
+        // Relay the answer (skipping past interim 1xx answers).
+        let mut budget = match fault {
+            Some(Fault::ResetAfterResponseBytes(n)) => Some(n),
+            _ => None,
+        };
+        loop {
+            let Some(response) = read_head(up_r).await? else {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            };
+            let status = response.first_status();
+            let framing = response_framing(&method, &response);
+            match fault {
+                Some(Fault::Stall(delay)) => {
+                    tokio::time::sleep(delay).await;
+                    return Ok(());
+                }
+                Some(Fault::LoseAnswer) => {
+                    // Let the server finish the answer, so the request
+                    // certainly landed, then reset.
+                    copy_body::<_, OwnedWriteHalf>(up_r, None, framing, &mut None).await?;
+                    reset(&client_w);
+                    return Ok(());
+                }
+                _ => {}
+            }
+            if let Some(left) = budget.as_mut() {
+                // Withhold at least the answer's last byte.
+                let total = match framing {
+                    Framing::None => Some(response.raw.len()),
+                    Framing::Length(n) => usize::try_from(n).ok().map(|n| n + response.raw.len()),
+                    _ => None,
+                };
+                if let Some(total) = total {
+                    *left = (*left).min(total.saturating_sub(1));
+                }
+            }
+            if !write_limited(&mut client_w, &response.raw, &mut budget).await?
+                || !copy_body(up_r, Some(&mut client_w), framing, &mut budget).await?
+            {
+                client_w.flush().await?;
+                reset(&client_w);
+                return Ok(());
+            }
+            client_w.flush().await?;
+            if (100..200).contains(&status) {
+                continue;
+            }
+            if response.close || matches!(framing, Framing::UntilClose) {
+                return Ok(());
+            }
+            break;
+        }
+        if request.close {
+            return Ok(());
+        }
+    }
+}
+
+/// splitmix64: a well-mixed 64-bit hash of `x`.
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
