@@ -4,8 +4,8 @@
 //!
 //! The proxy understands just enough HTTP/1.1 to find where each request
 //! and each response ends (`Content-Length`, `chunked`, bodiless answers,
-//! close-delimited bodies), so it can keep connections alive like the
-//! server would and fault one exchange at a time. Bodies are streamed, not
+//! close-delimited bodies), so it can keep client connections alive like
+//! the server would and fault one exchange at a time. Bodies are streamed, not
 //! buffered. Every request is matched against declarative [`Rule`]s, first
 //! match wins; a rule fires on the nth matching request, on every kth, or
 //! on a seeded random fraction of them, and injects one [`Fault`]:
@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{
     AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
 };
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -182,6 +182,8 @@ pub struct Seen {
     /// Path and query, as sent.
     pub target: String,
     pub fault: Option<Fault>,
+    /// The server's answer, if one came.
+    pub status: Option<u16>,
 }
 
 #[derive(Debug, Default)]
@@ -192,6 +194,9 @@ struct State {
     matched: Vec<usize>,
     by_kind: BTreeMap<&'static str, usize>,
     log: Vec<Seen>,
+    /// Connections that ended with an I/O error (the client or server went
+    /// away mid-exchange).
+    errors: Vec<String>,
 }
 
 struct Shared {
@@ -201,8 +206,16 @@ struct Shared {
 }
 
 impl Shared {
-    /// Logs a request and decides its fate.
-    fn decide(&self, method: &str, target: &str) -> Option<Fault> {
+    /// Notes the server's answer to request `index`.
+    fn answered(&self, index: usize, status: u16) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(seen) = state.log.get_mut(index) {
+            seen.status = Some(status);
+        }
+    }
+
+    /// Logs a request and decides its fate; returns its index in the log.
+    fn decide(&self, method: &str, target: &str) -> (usize, Option<Fault>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let index = state.requests as u64;
         state.requests += 1;
@@ -240,8 +253,9 @@ impl Shared {
             method: method.to_owned(),
             target: target.to_owned(),
             fault,
+            status: None,
         });
-        fault
+        (state.log.len() - 1, fault)
     }
 }
 
@@ -278,7 +292,11 @@ impl Proxy {
                         };
                         let shared = shared.clone();
                         connections.spawn(async move {
-                            let _ = serve(client, shared).await;
+                            if let Err(e) = serve(client, shared.clone()).await {
+                                let mut state =
+                                    shared.state.lock().unwrap_or_else(|p| p.into_inner());
+                                state.errors.push(e.to_string());
+                            }
                         });
                         // Reap finished connections as we go.
                         while connections.try_join_next().is_some() {}
@@ -310,6 +328,12 @@ impl Proxy {
     /// Faults injected, by kind.
     pub fn faults_by_kind(&self) -> BTreeMap<&'static str, usize> {
         self.lock().by_kind.clone()
+    }
+
+    /// Why connections ended early (a client that timed out and hung up, a
+    /// server that closed): not faults of the proxy's choosing.
+    pub fn connection_errors(&self) -> Vec<String> {
+        self.lock().errors.clone()
     }
 
     /// Every request seen, in arrival order.
@@ -609,8 +633,6 @@ fn synthesized(status: u16) -> Vec<u8> {
     .into_bytes()
 }
 
-type Upstream = (BufReader<OwnedReadHalf>, OwnedWriteHalf);
-
 /// Resets the client connection (RST, not FIN).
 fn reset(client_w: &OwnedWriteHalf) {
     let _ = client_w.as_ref().set_zero_linger();
@@ -621,13 +643,12 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
     client.set_nodelay(true)?;
     let (client_r, mut client_w) = client.into_split();
     let mut client_r = BufReader::new(client_r);
-    let mut upstream: Option<Upstream> = None;
     loop {
         let Some(request) = read_head(&mut client_r).await? else {
             return Ok(());
         };
         let method = request.first.clone();
-        let fault = shared.decide(&method, &request.second);
+        let (index, fault) = shared.decide(&method, &request.second);
         let framing = request_framing(&request);
         match fault {
             Some(Fault::ResetBeforeRequest) => {
@@ -644,18 +665,25 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
             }
             _ => {}
         }
-        // Forward the request.
-        if upstream.is_none() {
-            let stream = TcpStream::connect(shared.config.upstream).await?;
-            stream.set_nodelay(true)?;
-            let (r, w) = stream.into_split();
-            upstream = Some((BufReader::new(r), w));
-        }
-        let Some((up_r, up_w)) = upstream.as_mut() else {
-            unreachable!("connected above");
+        // Forward the request, on a connection of its own: a server may
+        // close a connection after answering without reading the whole
+        // request (a 412 to a conditional PUT), and a proxy that reused it
+        // would turn the next request into a failure of its own making.
+        let stream = TcpStream::connect(shared.config.upstream).await?;
+        stream.set_nodelay(true)?;
+        let (r, up_w) = stream.into_split();
+        let mut up_r = BufReader::new(r);
+        let up_r = &mut up_r;
+        // A server may answer (412, 413) and close without reading the
+        // whole body: keep reading the client's body (so the client
+        // connection stays in step), drop what the server refuses, and
+        // relay its answer.
+        let mut up_w = Lenient {
+            inner: up_w,
+            failed: false,
         };
         up_w.write_all(&request.raw).await?;
-        copy_body(&mut client_r, Some(&mut *up_w), framing, &mut None).await?;
+        copy_body(&mut client_r, Some(&mut up_w), framing, &mut None).await?;
         up_w.flush().await?;
         // Relay the answer (skipping past interim 1xx answers).
         let mut budget = match fault {
@@ -667,6 +695,7 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             };
             let status = response.first_status();
+            shared.answered(index, status);
             let framing = response_framing(&method, &response);
             match fault {
                 Some(Fault::Stall(delay)) => {
@@ -712,6 +741,55 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
         if request.close {
             return Ok(());
         }
+    }
+}
+
+/// A writer that, after its first failed write, accepts and discards
+/// everything.
+struct Lenient<W> {
+    inner: W,
+    failed: bool,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Lenient<W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        if self.failed {
+            return std::task::Poll::Ready(Ok(buf.len()));
+        }
+        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
+            std::task::Poll::Ready(Err(_)) => {
+                self.failed = true;
+                std::task::Poll::Ready(Ok(buf.len()))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        if self.failed {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
+            std::task::Poll::Ready(Err(_)) => {
+                self.failed = true;
+                std::task::Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
