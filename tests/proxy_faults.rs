@@ -166,6 +166,8 @@ async fn every_fault_once(name: &str, server: &Server) {
         // (the read is not faulted).
         let creates = count("PUT", &create_key);
         assert_eq!(creates, 2, "{name}, {fault:?}: {log:#?}");
+        let errors = proxy.connection_errors();
+        assert!(errors.is_empty(), "{name}, {fault:?}: {errors:?}");
         // Six requests, plus the read that confirms a create whose answer
         // was lost after it landed.
         let expected = 6 + usize::from(fault.forwards());
