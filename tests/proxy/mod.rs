@@ -182,6 +182,8 @@ pub struct Seen {
     /// Path and query, as sent.
     pub target: String,
     pub fault: Option<Fault>,
+    /// The first KiB of the body (lossy UTF-8): what a bulk delete names.
+    pub body: String,
     /// The server's answer, if one came.
     pub status: Option<u16>,
 }
@@ -206,6 +208,14 @@ struct Shared {
 }
 
 impl Shared {
+    /// Notes the start of request `index`'s body.
+    fn body(&self, index: usize, head: &[u8]) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(seen) = state.log.get_mut(index) {
+            seen.body = String::from_utf8_lossy(head).into_owned();
+        }
+    }
+
     /// Notes the server's answer to request `index`.
     fn answered(&self, index: usize, status: u16) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -253,6 +263,7 @@ impl Shared {
             method: method.to_owned(),
             target: target.to_owned(),
             fault,
+            body: String::new(),
             status: None,
         });
         (state.log.len() - 1, fault)
@@ -652,11 +663,18 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
         let framing = request_framing(&request);
         match fault {
             Some(Fault::ResetBeforeRequest) => {
+                // Read the body (for the log), then reset: nothing reached
+                // the server.
+                let mut sink = Tee::<OwnedWriteHalf>::new(None);
+                copy_body(&mut client_r, Some(&mut sink), framing, &mut None).await?;
+                shared.body(index, &sink.head);
                 reset(&client_w);
                 return Ok(());
             }
             Some(Fault::Status(status)) => {
-                copy_body::<_, OwnedWriteHalf>(&mut client_r, None, framing, &mut None).await?;
+                let mut sink = Tee::<OwnedWriteHalf>::new(None);
+                copy_body(&mut client_r, Some(&mut sink), framing, &mut None).await?;
+                shared.body(index, &sink.head);
                 client_w.write_all(&synthesized(status)).await?;
                 if request.close {
                     return Ok(());
@@ -678,13 +696,12 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
         // whole body: keep reading the client's body (so the client
         // connection stays in step), drop what the server refuses, and
         // relay its answer.
-        let mut up_w = Lenient {
-            inner: up_w,
-            failed: false,
-        };
+        let mut up_w = up_w;
         up_w.write_all(&request.raw).await?;
+        let mut up_w = Tee::new(Some(up_w));
         copy_body(&mut client_r, Some(&mut up_w), framing, &mut None).await?;
         up_w.flush().await?;
+        shared.body(index, &up_w.head);
         // Relay the answer (skipping past interim 1xx answers).
         let mut budget = match fault {
             Some(Fault::ResetAfterResponseBytes(n)) => Some(n),
@@ -744,44 +761,65 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
     }
 }
 
-/// A writer that, after its first failed write, accepts and discards
-/// everything.
-struct Lenient<W> {
-    inner: W,
+/// Bytes of each request body kept in the log.
+const CAPTURE: usize = 1024;
+
+/// Where a request body goes: to the server (if any), and its first
+/// [`CAPTURE`] bytes to the log. After a failed write to the server
+/// (which answered early and closed), everything is accepted and dropped.
+struct Tee<W> {
+    inner: Option<W>,
     failed: bool,
+    head: Vec<u8>,
 }
 
-impl<W: AsyncWrite + Unpin> AsyncWrite for Lenient<W> {
+impl<W> Tee<W> {
+    fn new(inner: Option<W>) -> Self {
+        Self {
+            inner,
+            failed: false,
+            head: Vec::new(),
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Tee<W> {
     fn poll_write(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<io::Result<usize>> {
-        if self.failed {
-            return std::task::Poll::Ready(Ok(buf.len()));
-        }
-        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
-            std::task::Poll::Ready(Err(_)) => {
-                self.failed = true;
-                std::task::Poll::Ready(Ok(buf.len()))
-            }
-            other => other,
-        }
+        let this = &mut *self;
+        let n = match (&mut this.inner, this.failed) {
+            (Some(w), false) => match std::pin::Pin::new(w).poll_write(cx, buf) {
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+                std::task::Poll::Ready(Ok(n)) => n,
+                std::task::Poll::Ready(Err(_)) => {
+                    this.failed = true;
+                    buf.len()
+                }
+            },
+            _ => buf.len(),
+        };
+        let room = CAPTURE.saturating_sub(this.head.len());
+        this.head.extend_from_slice(&buf[..n.min(room)]);
+        std::task::Poll::Ready(Ok(n))
     }
 
     fn poll_flush(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<()>> {
-        if self.failed {
-            return std::task::Poll::Ready(Ok(()));
-        }
-        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
-            std::task::Poll::Ready(Err(_)) => {
-                self.failed = true;
-                std::task::Poll::Ready(Ok(()))
-            }
-            other => other,
+        let this = &mut *self;
+        match (&mut this.inner, this.failed) {
+            (Some(w), false) => match std::pin::Pin::new(w).poll_flush(cx) {
+                std::task::Poll::Ready(Err(_)) => {
+                    this.failed = true;
+                    std::task::Poll::Ready(Ok(()))
+                }
+                other => other,
+            },
+            _ => std::task::Poll::Ready(Ok(())),
         }
     }
 
@@ -789,7 +827,10 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Lenient<W> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+        match &mut self.inner {
+            Some(w) => std::pin::Pin::new(w).poll_shutdown(cx),
+            None => std::task::Poll::Ready(Ok(())),
+        }
     }
 }
 
