@@ -31,6 +31,7 @@ use crate::{LocalStorage, ObjectStorage, RetryConfig, Storage};
 /// | `jitter` | [`RetryConfig::jitter`] (`true`/`false`) |
 /// | `part_size` | [`ObjectStorage::with_part_size`] (bytes) |
 /// | `max_parts_in_flight` | [`ObjectStorage::with_max_parts_in_flight`] |
+/// | `max_concurrency` | [`ObjectStorage::with_max_concurrency`] (requests in flight) |
 /// | `coalesce` | [`ObjectStorage::with_coalesce`] (bytes) |
 ///
 /// or a configuration key of the object_store builder, spelled as
@@ -93,6 +94,7 @@ struct Target {
     retry: RetryConfig,
     part_size: Option<usize>,
     max_parts_in_flight: Option<usize>,
+    max_concurrency: Option<usize>,
     coalesce: Option<u64>,
     /// Options for the object_store builder, in order.
     store_options: Vec<(String, String)>,
@@ -195,6 +197,7 @@ impl Target {
             retry: RetryConfig::default(),
             part_size: None,
             max_parts_in_flight: None,
+            max_concurrency: None,
             coalesce: None,
             store_options: Vec::new(),
         };
@@ -252,6 +255,10 @@ impl Target {
             "part_size" => {
                 self.part_size = Some(value.parse().map_err(|_| self.invalid(bad("bytes")))?);
             }
+            "max_concurrency" => {
+                self.max_concurrency =
+                    Some(value.parse().map_err(|_| self.invalid(bad("a number")))?);
+            }
             "max_parts_in_flight" => {
                 self.max_parts_in_flight =
                     Some(value.parse().map_err(|_| self.invalid(bad("a number")))?);
@@ -296,6 +303,9 @@ impl Target {
         }
         if let Some(max) = self.max_parts_in_flight {
             storage = storage.with_max_parts_in_flight(max);
+        }
+        if let Some(max) = self.max_concurrency {
+            storage = storage.with_max_concurrency(max);
         }
         if let Some(coalesce) = self.coalesce {
             storage = storage.with_coalesce(coalesce);

@@ -13,6 +13,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use tokio::sync::Semaphore;
+
 use crate::error::{Error, Operation, Result};
 
 /// How transient failures are retried, and how long one attempt may take.
@@ -174,8 +176,14 @@ impl RetryState {
 /// `attempt` gets the attempt number (1 for the first). Each attempt is
 /// bounded by `config.attempt_timeout` ([`Error::Timeout`], which is
 /// retryable); only errors with [`Error::is_retryable`] are retried.
+///
+/// Each attempt holds a permit of `limit` (when given) from before it
+/// starts until it ends. Waiting for the permit is not part
+/// of the attempt: the attempt timeout starts once the permit is held, and
+/// no permit is held during the delays between attempts.
 pub(crate) async fn retry<T, F, Fut>(
     config: &RetryConfig,
+    limit: Option<&Semaphore>,
     op: Operation,
     path: &str,
     mut attempt: F,
@@ -194,6 +202,11 @@ where
     let operation = || {
         let this_attempt = number.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         async move {
+            // The semaphore is never closed, so acquiring cannot fail.
+            let _permit = match limit {
+                Some(limit) => limit.acquire().await.ok(),
+                None => None,
+            };
             crate::trace::record_attempt(this_attempt);
             count_attempt(op);
             let fut = match attempt.lock() {
@@ -274,7 +287,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn transient_errors_are_retried_up_to_the_limit() {
         let calls = AtomicU32::new(0);
-        let out: Result<()> = retry(&config(3), Operation::Read, "k", |_| {
+        let out: Result<()> = retry(&config(3), None, Operation::Read, "k", |_| {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err(transient()) }
         })
@@ -285,7 +298,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn success_after_transient_errors_is_returned() {
-        let out = retry(&config(3), Operation::Read, "k", |n| async move {
+        let out = retry(&config(3), None, Operation::Read, "k", |n| async move {
             if n < 3 {
                 Err(transient())
             } else {
@@ -299,7 +312,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn permanent_errors_are_not_retried() {
         let calls = AtomicU32::new(0);
-        let out: Result<()> = retry(&config(3), Operation::Read, "k", |_| {
+        let out: Result<()> = retry(&config(3), None, Operation::Read, "k", |_| {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err(Error::not_found(Operation::Read, "k")) }
         })
@@ -311,7 +324,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn zero_retries_is_one_attempt() {
         let calls = AtomicU32::new(0);
-        let out: Result<()> = retry(&config(0), Operation::Read, "k", |_| {
+        let out: Result<()> = retry(&config(0), None, Operation::Read, "k", |_| {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err(transient()) }
         })
@@ -332,7 +345,7 @@ mod tests {
         };
         let starts = Mutex::new(Vec::new());
         let begin = tokio::time::Instant::now();
-        let _: Result<()> = retry(&config, Operation::Read, "k", |_| {
+        let _: Result<()> = retry(&config, None, Operation::Read, "k", |_| {
             starts
                 .lock()
                 .expect("lock")
@@ -355,7 +368,7 @@ mod tests {
             ..RetryConfig::default()
         };
         let begin = tokio::time::Instant::now();
-        let _: Result<()> = retry(&config, Operation::Read, "k", |_| async {
+        let _: Result<()> = retry(&config, None, Operation::Read, "k", |_| async {
             Err(transient())
         })
         .await;
@@ -371,7 +384,7 @@ mod tests {
             jitter: false,
             ..RetryConfig::default()
         };
-        let out = retry(&config, Operation::Read, "k", |n| async move {
+        let out = retry(&config, None, Operation::Read, "k", |n| async move {
             if n == 1 {
                 futures::future::pending::<()>().await;
             }
@@ -380,7 +393,7 @@ mod tests {
         .await;
         assert_eq!(out.ok(), Some(2));
 
-        let out: Result<()> = retry(&config, Operation::Read, "k", |_| {
+        let out: Result<()> = retry(&config, None, Operation::Read, "k", |_| {
             futures::future::pending::<Result<()>>()
         })
         .await;

@@ -20,6 +20,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPayload};
+use tokio::sync::Semaphore;
 
 use crate::error::{Error, Operation, Result};
 use crate::retry::{retry, RetryConfig, RetryState};
@@ -102,6 +103,9 @@ pub struct ObjectStorage {
     part_size: usize,
     max_parts_in_flight: usize,
     coalesce: u64,
+    /// Permits for requests in flight (shared by clones), if bounded.
+    limit: Option<Arc<Semaphore>>,
+    max_concurrency: Option<usize>,
 }
 
 impl std::fmt::Debug for ObjectStorage {
@@ -110,6 +114,7 @@ impl std::fmt::Debug for ObjectStorage {
             .field("store", &format_args!("{}", self.store))
             .field("prefix", &self.prefix.as_str())
             .field("retry", &self.retry)
+            .field("max_concurrency", &self.max_concurrency)
             .finish_non_exhaustive()
     }
 }
@@ -146,6 +151,8 @@ impl ObjectStorage {
             part_size: DEFAULT_PART_SIZE,
             max_parts_in_flight: DEFAULT_MAX_PARTS_IN_FLIGHT,
             coalesce: DEFAULT_COALESCE,
+            limit: None,
+            max_concurrency: None,
         }
     }
 
@@ -219,6 +226,40 @@ impl ObjectStorage {
         self
     }
 
+    /// Bounds the requests this storage (with its clones and the writers
+    /// it made) has in flight at once to `max_requests` (at least 1);
+    /// further requests wait for a slot. Unbounded by default.
+    ///
+    /// Each attempt holds a slot from when it is sent until its answer,
+    /// body included, has arrived — a whole read, one part of a streaming
+    /// write, one page of a listing — and gives it back before the delay
+    /// to its retry. Waiting for a slot does not count against
+    /// [`RetryConfig::attempt_timeout`]. A listing holds a slot only
+    /// while it waits for its next entry, never while the caller holds
+    /// the stream, so reading each listed object inside the listing loop
+    /// cannot deadlock, whatever the bound.
+    ///
+    /// Use it to keep a burst of calls (a compaction reading hundreds of
+    /// SSTables at once) from opening as many connections, and from
+    /// holding as many response bodies in memory: with the bound, memory
+    /// for reads in flight is at most `max_requests` bodies.
+    #[must_use]
+    pub fn with_max_concurrency(mut self, max_requests: usize) -> Self {
+        let max_requests = max_requests.max(1);
+        self.limit = Some(Arc::new(Semaphore::new(max_requests)));
+        self.max_concurrency = Some(max_requests);
+        self
+    }
+
+    /// The bound on requests in flight, if set.
+    pub fn max_concurrency(&self) -> Option<usize> {
+        self.max_concurrency
+    }
+
+    fn limit(&self) -> Option<&Semaphore> {
+        self.limit.as_deref()
+    }
+
     /// The underlying store.
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
         &self.store
@@ -239,7 +280,7 @@ impl ObjectStorage {
     }
 
     async fn head_location(&self, op: Operation, key: &str, location: &Path) -> Result<ObjectMeta> {
-        retry(&self.retry, op, key, |_| async move {
+        retry(&self.retry, self.limit(), op, key, |_| async move {
             let meta = store_head(self.store.as_ref(), location)
                 .await
                 .map_err(|e| from_object_store(op, key, None, e))?;
@@ -311,7 +352,7 @@ impl ObjectStorage {
         range: Range<u64>,
     ) -> Result<(Bytes, u64)> {
         let range = &range;
-        retry(&self.retry, op, key, |_| {
+        retry(&self.retry, self.limit(), op, key, |_| {
             self.get_range_once(op, key, location, range)
         })
         .await
@@ -500,7 +541,7 @@ impl Storage for ObjectStorage {
         crate::trace::traced("object_store", Operation::Read, path, async move {
             let op = Operation::Read;
             let location = &self.prefix.object_path(op, path)?;
-            retry(&self.retry, op, path, |_| async move {
+            retry(&self.retry, self.limit(), op, path, |_| async move {
                 let result = store_get(self.store.as_ref(), location)
                     .await
                     .map_err(|e| from_object_store(op, path, None, e))?;
@@ -560,7 +601,7 @@ impl Storage for ObjectStorage {
                 },
             };
             let (data, mode) = (&data, &mode);
-            retry(&self.retry, op, path, |attempt| {
+            retry(&self.retry, self.limit(), op, path, |attempt| {
                 self.put_once(attempt, path, location, data, mode, put_mode)
             })
             .await
@@ -572,15 +613,7 @@ impl Storage for ObjectStorage {
         crate::trace::traced("object_store", Operation::Writer, path, async move {
             let op = Operation::Writer;
             let location = self.prefix.object_path(op, path)?;
-            let writer = ObjectWriter::new(
-                Arc::clone(&self.store),
-                self.multipart.clone(),
-                location,
-                path.to_owned(),
-                self.retry.clone(),
-                self.part_size,
-                self.max_parts_in_flight,
-            );
+            let writer = ObjectWriter::new(self, location, path.to_owned());
             Ok(crate::trace::TracedWriter::wrap(
                 "object_store",
                 path,
@@ -594,7 +627,7 @@ impl Storage for ObjectStorage {
         crate::trace::traced("object_store", Operation::Delete, path, async move {
             let op = Operation::Delete;
             let location = &self.prefix.object_path(op, path)?;
-            retry(&self.retry, op, path, |_| async move {
+            retry(&self.retry, self.limit(), op, path, |_| async move {
                 match store_delete(self.store.as_ref(), location).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
                     Err(e) => Err(from_object_store(op, path, None, e)),
@@ -659,6 +692,13 @@ impl ListState {
             if self.done {
                 return None;
             }
+            // A slot while the next entry is awaited (which may send a
+            // request for the next page); never while the caller holds the
+            // stream or during the delay before a retry.
+            let permit = match storage.limit() {
+                Some(limit) => limit.acquire().await.ok(),
+                None => None,
+            };
             let next = match storage.retry.attempt_timeout {
                 Some(timeout) => match tokio::time::timeout(timeout, self.inner.next()).await {
                     Ok(next) => next
@@ -675,6 +715,7 @@ impl ListState {
                     .await
                     .map(|r| r.map_err(|e| from_object_store(op, &self.list_prefix, None, e))),
             };
+            drop(permit);
             match next {
                 None => {
                     self.done = true;

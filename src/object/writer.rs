@@ -42,6 +42,7 @@ use super::keys::encode_version;
 use crate::error::{Error, Operation, Result};
 use crate::retry::{retry, RetryConfig};
 use crate::storage::{ObjectMeta, StorageWriter};
+use tokio::sync::Semaphore;
 
 const OP: Operation = Operation::Writer;
 
@@ -71,6 +72,8 @@ pub(crate) struct ObjectWriter {
     location: Path,
     key: String,
     retry: RetryConfig,
+    /// The storage's bound on requests in flight, if any.
+    limit: Option<Arc<Semaphore>>,
     part_size: usize,
     max_parts_in_flight: usize,
     /// Data not yet handed to a part.
@@ -93,23 +96,16 @@ impl std::fmt::Debug for ObjectWriter {
 }
 
 impl ObjectWriter {
-    pub(crate) fn new(
-        store: Arc<dyn ObjectStore>,
-        multipart: Option<Arc<dyn MultipartStore>>,
-        location: Path,
-        key: String,
-        retry: RetryConfig,
-        part_size: usize,
-        max_parts_in_flight: usize,
-    ) -> Self {
+    pub(crate) fn new(storage: &super::ObjectStorage, location: Path, key: String) -> Self {
         Self {
-            store,
-            multipart,
+            store: Arc::clone(&storage.store),
+            multipart: storage.multipart.clone(),
             location,
             key,
-            retry,
-            part_size: part_size.max(1),
-            max_parts_in_flight: max_parts_in_flight.max(1),
+            retry: storage.retry.clone(),
+            limit: storage.limit.clone(),
+            part_size: storage.part_size.max(1),
+            max_parts_in_flight: storage.max_parts_in_flight.max(1),
             buffer: VecDeque::new(),
             buffered: 0,
             size: 0,
@@ -158,6 +154,7 @@ impl ObjectWriter {
                     &self.location,
                     &self.key,
                     &self.retry,
+                    self.limit.as_deref(),
                 )
                 .await?;
                 self.upload = Some(Upload {
@@ -182,8 +179,9 @@ impl ObjectWriter {
             Sink::Generic(generic) => {
                 let put = generic.put_part(part);
                 let timeout = self.retry.attempt_timeout;
+                let limit = self.limit.clone();
                 upload.tasks.spawn(async move {
-                    bounded(timeout, put)
+                    bounded(limit.as_deref(), timeout, put)
                         .await
                         .map(|()| None)
                         .map_err(|e| from_object_store(OP, &key, None, e))
@@ -194,8 +192,9 @@ impl ObjectWriter {
                 parts.push(None);
                 let (store, id) = (Arc::clone(store), id.clone());
                 let (location, config) = (self.location.clone(), self.retry.clone());
+                let limit = self.limit.clone();
                 upload.tasks.spawn(async move {
-                    let part_id = retry(&config, OP, &key, |_| {
+                    let part_id = retry(&config, limit.as_deref(), OP, &key, |_| {
                         let (store, id, location, key, part) =
                             (&store, &id, &location, &key, part.clone());
                         async move {
@@ -237,7 +236,8 @@ impl ObjectWriter {
     /// Aborts the multipart upload, if any.
     async fn abort_upload(&mut self) -> Result<()> {
         if let Some(upload) = self.upload.take() {
-            abort(upload, &self.location, &self.key, &self.retry).await?;
+            let limit = self.limit.as_deref();
+            abort(upload, &self.location, &self.key, &self.retry, limit).await?;
         }
         Ok(())
     }
@@ -259,7 +259,7 @@ impl ObjectWriter {
             let store = &self.store;
             let location = &self.location;
             let key = &self.key;
-            let result = retry(&self.retry, OP, key, |_| {
+            let result = retry(&self.retry, self.limit.as_deref(), OP, key, |_| {
                 let payload = payload.clone();
                 async move {
                     store
@@ -298,11 +298,13 @@ impl ObjectWriter {
                     &self.key,
                     self.size,
                     &self.retry,
+                    self.limit.as_deref(),
                 )
                 .await
             }
             (None, Sink::Generic(generic)) => {
-                match bounded(self.retry.attempt_timeout, generic.complete()).await {
+                let (limit, timeout) = (self.limit.as_deref(), self.retry.attempt_timeout);
+                match bounded(limit, timeout, generic.complete()).await {
                     Ok(result) => Ok(self.meta(result)),
                     Err(e) => Err(self.classify(e)),
                 }
@@ -354,12 +356,18 @@ impl StorageWriter for ObjectWriter {
     }
 }
 
-/// Runs `request` within `timeout`; running out is a retryable
-/// `TimedOut` error, so a stalled part cannot hang `finish`.
+/// Runs `request` within `timeout` (once it holds a slot of `limit`);
+/// running out is a retryable `TimedOut` error, so a stalled part cannot
+/// hang `finish`.
 async fn bounded<T>(
+    limit: Option<&Semaphore>,
     timeout: Option<std::time::Duration>,
     request: impl std::future::Future<Output = object_store::Result<T>>,
 ) -> object_store::Result<T> {
+    let _permit = match limit {
+        Some(limit) => limit.acquire().await.ok(),
+        None => None,
+    };
     let Some(timeout) = timeout else {
         return request.await;
     };
@@ -382,9 +390,10 @@ async fn start_upload(
     location: &Path,
     key: &str,
     config: &RetryConfig,
+    limit: Option<&Semaphore>,
 ) -> Result<Sink> {
     if let Some(multipart) = multipart {
-        let id = retry(config, OP, key, |_| async move {
+        let id = retry(config, limit, OP, key, |_| async move {
             multipart
                 .create_multipart(location)
                 .await
@@ -397,7 +406,7 @@ async fn start_upload(
             parts: Vec::new(),
         });
     }
-    let upload = retry(config, OP, key, |_| async move {
+    let upload = retry(config, limit, OP, key, |_| async move {
         store
             .put_multipart_opts(location, Default::default())
             .await
@@ -420,9 +429,10 @@ async fn complete_numbered(
     key: &str,
     size: u64,
     config: &RetryConfig,
+    limit: Option<&Semaphore>,
 ) -> Result<ObjectMeta> {
     let attempts = AtomicU32::new(0);
-    let completed = retry(config, OP, key, |_| {
+    let completed = retry(config, limit, OP, key, |_| {
         attempts.fetch_add(1, Ordering::Relaxed);
         let parts = parts.clone();
         async move {
@@ -439,6 +449,10 @@ async fn complete_numbered(
     match completed {
         Ok(result) => Ok(meta(result.e_tag.as_deref(), result.version.as_deref())),
         Err(e) if attempts.load(Ordering::Relaxed) > 1 && !e.is_retryable() => {
+            let _permit = match limit {
+                Some(limit) => limit.acquire().await.ok(),
+                None => None,
+            };
             match super::store_head(store, location).await {
                 Ok(head) if head.size == size => {
                     Ok(meta(head.e_tag.as_deref(), head.version.as_deref()))
@@ -451,16 +465,28 @@ async fn complete_numbered(
 }
 
 /// Aborts `upload`: stops its part uploads and tells the store.
-async fn abort(upload: Upload, location: &Path, key: &str, config: &RetryConfig) -> Result<()> {
+async fn abort(
+    upload: Upload,
+    location: &Path,
+    key: &str,
+    config: &RetryConfig,
+    limit: Option<&Semaphore>,
+) -> Result<()> {
     let Upload { sink, mut tasks } = upload;
     tasks.abort_all();
     match sink {
-        Sink::Generic(mut generic) => generic
-            .abort()
-            .await
-            .map_err(|e| from_object_store(OP, key, None, e)),
+        Sink::Generic(mut generic) => {
+            let _permit = match limit {
+                Some(limit) => limit.acquire().await.ok(),
+                None => None,
+            };
+            generic
+                .abort()
+                .await
+                .map_err(|e| from_object_store(OP, key, None, e))
+        }
         Sink::Numbered { store, id, .. } => {
-            retry(config, OP, key, |_| {
+            retry(config, limit, OP, key, |_| {
                 let (store, id) = (&store, &id);
                 async move {
                     store
@@ -482,10 +508,11 @@ impl Drop for ObjectWriter {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             let (location, key, config) =
                 (self.location.clone(), self.key.clone(), self.retry.clone());
+            let limit = self.limit.clone();
             handle.spawn(async move {
                 // Nobody is left to report a failed abort to; the bucket's
                 // lifecycle rules are the last resort.
-                let _ = abort(upload, &location, &key, &config).await;
+                let _ = abort(upload, &location, &key, &config, limit.as_deref()).await;
             });
         }
     }
