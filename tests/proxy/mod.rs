@@ -196,6 +196,10 @@ struct State {
     matched: Vec<usize>,
     by_kind: BTreeMap<&'static str, usize>,
     log: Vec<Seen>,
+    /// Exchanges in progress (request head arrived, answer not yet
+    /// relayed or given up), and the most at once.
+    in_flight: usize,
+    max_in_flight: usize,
     /// Connections that ended with an I/O error (the client or server went
     /// away mid-exchange).
     errors: Vec<String>,
@@ -339,6 +343,12 @@ impl Proxy {
     /// Faults injected, by kind.
     pub fn faults_by_kind(&self) -> BTreeMap<&'static str, usize> {
         self.lock().by_kind.clone()
+    }
+
+    /// The most exchanges in progress at once (from a request's head
+    /// arriving until its answer was relayed, or the fault ended it).
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
     }
 
     /// Why connections ended early (a client that timed out and hung up, a
@@ -660,6 +670,7 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
         };
         let method = request.first.clone();
         let (index, fault) = shared.decide(&method, &request.second);
+        let _exchange = Exchange::start(&shared);
         let framing = request_framing(&request);
         match fault {
             Some(Fault::ResetBeforeRequest) => {
@@ -758,6 +769,25 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
         if request.close {
             return Ok(());
         }
+    }
+}
+
+/// Counts an exchange in progress while it lives.
+struct Exchange<'a>(&'a Shared);
+
+impl<'a> Exchange<'a> {
+    fn start(shared: &'a Shared) -> Self {
+        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+        Self(shared)
+    }
+}
+
+impl Drop for Exchange<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.in_flight -= 1;
     }
 }
 
