@@ -6,10 +6,12 @@
 //! command) a missing variable is a failure, never a skip.
 #![allow(dead_code)]
 
+#[cfg(feature = "conformance")]
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures::TryStreamExt;
+#[cfg(feature = "conformance")]
 use seerstore::conformance::{run, Capabilities};
 use seerstore::Storage;
 
@@ -44,6 +46,7 @@ pub fn unique_prefix(tag: &str) -> String {
     format!("seerstore-test/{tag}-{}-{nanos}", std::process::id())
 }
 
+#[cfg(feature = "conformance")]
 /// Runs the whole conformance suite, prints the report, removes what it
 /// wrote, and fails on any broken promise.
 pub async fn conformance(backend: &str, storage: Arc<dyn Storage>, caps: Capabilities) {
@@ -69,12 +72,14 @@ pub async fn cleanup(storage: &dyn Storage) {
     }
 }
 
+#[cfg(feature = "conformance")]
 /// Capabilities of a storage whose prefix takes `prefix_len` bytes of S3's
 /// 1024-byte key limit.
 pub fn s3_key_limits(caps: Capabilities, prefix: &str) -> Capabilities {
     caps.key_limits(1024 - prefix.len() - 1, 1024)
 }
 
+#[cfg(feature = "conformance")]
 /// Probes the storage and checks that what it finds agrees with the
 /// capabilities declared for it: a server that stops honouring a
 /// conditional write is caught here, not in production.
