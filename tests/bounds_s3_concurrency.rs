@@ -185,11 +185,16 @@ async fn a_thousand_concurrent_operations_through_faults_stay_bounded() {
         unbounded.peak as f64 / (1024.0 * 1024.0),
         unbounded.peak as f64 / bounded.peak.max(1) as f64,
     );
-    for run in [&bounded, &unbounded] {
-        assert!(run.failed.is_empty(), "{:#?}", run.failed);
-        assert_eq!(run.written, OPS / 5, "writes that landed");
-        assert!(!run.faults.is_empty(), "no faults injected");
-    }
+    // The unbounded run is the comparison: hundreds of connections at once
+    // test moto's listen backlog as much as seerstore, so only the bounded
+    // run is held to completing every call.
+    assert!(bounded.failed.is_empty(), "{:#?}", bounded.failed);
+    assert_eq!(bounded.written, OPS / 5, "writes that landed");
+    assert!(!bounded.faults.is_empty(), "no faults injected");
+    assert!(
+        unbounded.max_in_flight > MAX_CONCURRENCY + 2,
+        "the unbounded run never exceeded the bound: not a comparison"
+    );
     // The proxy counts an exchange until it has relayed the answer's last
     // byte; the client frees the slot when it has read it, and may send
     // the next request before the proxy counted the last one out: at most

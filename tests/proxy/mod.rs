@@ -303,6 +303,9 @@ impl Proxy {
                 let accept = async {
                     loop {
                         let Ok((client, _)) = listener.accept().await else {
+                            // Out of descriptors, most likely: let
+                            // connections finish instead of spinning.
+                            tokio::time::sleep(Duration::from_millis(10)).await;
                             continue;
                         };
                         let shared = shared.clone();
