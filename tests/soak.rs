@@ -1,6 +1,8 @@
-//! The soak: a mixed workload of 2,080 operations against moto through the
+//! The soak: a mixed workload of 2,080 operations through the
 //! fault-injecting proxy, with about 20% of requests faulted, checked
-//! against a model of what every key may hold.
+//! against a model of what every key may hold — against moto (S3) and
+//! against Azurite (Azure), each with conditional writes that hold under
+//! concurrency.
 //!
 //! Eight workers, each on keys of its own (so each worker knows exactly
 //! what its keys may hold, and a conditional write of its own can never
@@ -17,9 +19,9 @@
 //! as a conflict (every conflict is one here); no call took longer than its
 //! retry budget; no request was sent more than 1 + max_retries times within
 //! one operation. The figures are printed for quoting:
-//! `cargo test --all-features --test soak_moto -- --nocapture` with the
-//! servers up (`bash scripts/servers.sh run ...`, docs/TEST-SERVERS.md).
-#![cfg(feature = "aws")]
+//! `bash scripts/servers.sh run cargo test --all-features --test soak -- --nocapture`
+//! (docs/TEST-SERVERS.md).
+#![cfg(all(feature = "aws", feature = "azure"))]
 
 mod common_servers;
 mod proxy;
@@ -506,31 +508,69 @@ fn names(seen: &proxy::Seen, tag: &str) -> bool {
     seen.target.contains(tag) || seen.body.contains(tag)
 }
 
-async fn open(endpoint: &str, prefix: &str, s: &common_servers::S3Server) -> Arc<dyn Storage> {
-    let options = [
-        ("endpoint", endpoint.to_owned()),
-        ("region", s.region.clone()),
-        ("access_key_id", s.key_id.clone()),
-        ("secret_access_key", s.secret.clone()),
-        ("allow_http", "true".to_owned()),
-        ("max_retries", MAX_RETRIES.to_string()),
-        (
-            "initial_backoff_ms",
-            INITIAL_BACKOFF.as_millis().to_string(),
-        ),
-        ("max_backoff_ms", MAX_BACKOFF.as_millis().to_string()),
-        (
-            "attempt_timeout_ms",
-            ATTEMPT_TIMEOUT.as_millis().to_string(),
-        ),
-        ("part_size", PART_SIZE.to_string()),
-    ];
-    seerstore::open_with(
-        &format!("s3://{}/{prefix}", s.bucket),
-        options.iter().map(|(k, v)| (*k, v.as_str())),
-    )
-    .await
-    .expect("open")
+/// A server of the test suite, opened at its own endpoint or the proxy's.
+enum Server {
+    S3(common_servers::S3Server),
+    Azure {
+        endpoint: String,
+        container: String,
+        account: String,
+        key: String,
+    },
+}
+
+impl Server {
+    fn endpoint(&self) -> &str {
+        match self {
+            Server::S3(s) => &s.endpoint,
+            Server::Azure { endpoint, .. } => endpoint,
+        }
+    }
+
+    /// A storage at `prefix` talking to `endpoint`, with the soak's retry
+    /// settings.
+    async fn open(&self, endpoint: &str, prefix: &str) -> Arc<dyn Storage> {
+        let (url, mut options) = match self {
+            Server::S3(s) => (
+                format!("s3://{}/{prefix}", s.bucket),
+                vec![
+                    ("region", s.region.clone()),
+                    ("access_key_id", s.key_id.clone()),
+                    ("secret_access_key", s.secret.clone()),
+                ],
+            ),
+            Server::Azure {
+                container,
+                account,
+                key,
+                ..
+            } => (
+                format!("az://{container}/{prefix}"),
+                vec![
+                    ("account_name", account.clone()),
+                    ("access_key", key.clone()),
+                ],
+            ),
+        };
+        options.extend([
+            ("endpoint", endpoint.to_owned()),
+            ("allow_http", "true".to_owned()),
+            ("max_retries", MAX_RETRIES.to_string()),
+            (
+                "initial_backoff_ms",
+                INITIAL_BACKOFF.as_millis().to_string(),
+            ),
+            ("max_backoff_ms", MAX_BACKOFF.as_millis().to_string()),
+            (
+                "attempt_timeout_ms",
+                ATTEMPT_TIMEOUT.as_millis().to_string(),
+            ),
+            ("part_size", PART_SIZE.to_string()),
+        ]);
+        seerstore::open_with(&url, options.iter().map(|(k, v)| (*k, v.as_str())))
+            .await
+            .expect("open")
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -538,14 +578,40 @@ async fn soak_through_faults_against_moto() {
     let Some(server) = common_servers::S3Server::from_env("moto", "MOTO") else {
         return;
     };
-    let mut config = ProxyConfig::new(upstream_of(&server.endpoint), SEED);
+    soak("moto", Server::S3(server)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn soak_through_faults_against_azurite() {
+    let name = "Azurite";
+    let (Some(endpoint), Some(container), Some(account), Some(key)) = (
+        common_servers::var(name, "AZURITE_ENDPOINT"),
+        common_servers::var(name, "AZURITE_CONTAINER"),
+        common_servers::var(name, "AZURITE_ACCOUNT"),
+        common_servers::var(name, "AZURITE_KEY"),
+    ) else {
+        return;
+    };
+    let server = Server::Azure {
+        endpoint,
+        container,
+        account,
+        key,
+    };
+    soak(name, server).await;
+}
+
+async fn soak(name: &str, server: Server) {
+    let mut config = ProxyConfig::new(upstream_of(server.endpoint()), SEED);
     config.rules = rules();
     config.fault_window = Duration::from_secs(600);
     config.lifetime = Duration::from_secs(900);
     let proxy = Proxy::start(config).await.expect("proxy");
     let prefix = common_servers::unique_prefix("soak");
-    let faulted = open(&through(&proxy, &server.endpoint), &prefix, &server).await;
-    let direct = open(&server.endpoint, &prefix, &server).await;
+    let faulted = server
+        .open(&through(&proxy, server.endpoint()), &prefix)
+        .await;
+    let direct = server.open(server.endpoint(), &prefix).await;
 
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -641,37 +707,39 @@ async fn soak_through_faults_against_moto() {
         })
         .collect();
     for s in stray.iter().take(10) {
-        println!("soak: STRAY {s:?}");
+        println!("soak[{name}]: STRAY {s:?}");
     }
     let ops: usize = by_kind.values().map(|(n, _)| n).sum();
     let ok: usize = by_kind.values().map(|(_, ok)| ok).sum();
     let requests = proxy.requests();
     let faults = proxy.faults();
     println!(
-        "soak: {ops} operations by {WORKERS} workers in {:.1} s, {ok} ok, {} failed after retries",
+        "soak[{name}]: {ops} operations by {WORKERS} workers in {:.1} s, {ok} ok, {} failed after retries",
         elapsed.as_secs_f64(),
         ops - ok
     );
     for (kind, (n, ok)) in &by_kind {
-        println!("soak:   {kind:?}: {n} ({ok} ok)");
+        println!("soak[{name}]:   {kind:?}: {n} ({ok} ok)");
     }
     println!(
-        "soak: {requests} requests, {faults} faulted ({:.1}%), {attributed} attributed to operations",
+        "soak[{name}]: {requests} requests, {faults} faulted ({:.1}%), {attributed} attributed to operations",
         100.0 * faults as f64 / requests as f64
     );
     for (kind, n) in proxy.faults_by_kind() {
-        println!("soak:   {kind}: {n}");
+        println!("soak[{name}]:   {kind}: {n}");
     }
     println!(
-        "soak: {retries} retries; at most {max_sends} sends of one request in one operation (limit {})",
+        "soak[{name}]: {retries} retries; at most {max_sends} sends of one request in one operation (limit {})",
         1 + MAX_RETRIES
     );
     if let Some((took, kind, key)) = &slowest {
-        println!("soak: slowest call {took:?} ({kind:?} {key}); budget per request {budget:?}");
+        println!(
+            "soak[{name}]: slowest call {took:?} ({kind:?} {key}); budget per request {budget:?}"
+        );
     }
-    println!("soak: {} violations", violations.len());
+    println!("soak[{name}]: {} violations", violations.len());
     for v in &violations {
-        println!("soak: VIOLATION {v}");
+        println!("soak[{name}]: VIOLATION {v}");
     }
 
     common_servers::cleanup(&*direct).await;
