@@ -502,6 +502,37 @@ impl Worker {
     }
 }
 
+/// What stays the same when a request is sent again: the method, the
+/// target without Azure's `blockid` (object_store draws a new block id for
+/// each attempt at a part), and the worker's name for what the body is
+/// about (the key a bulk delete names, in S3's XML or Azure's batch with its
+/// random boundaries; the tag a part's or object's data starts with; else
+/// the first KiB of the body).
+fn identity<'a>(seen: &'a proxy::Seen, tag: &str) -> (&'a str, String, &'a str) {
+    let target = match seen.target.find("blockid=") {
+        Some(at) => {
+            let end = seen.target[at..]
+                .find('&')
+                .map_or(seen.target.len(), |e| at + e);
+            format!("{}{}", &seen.target[..at], &seen.target[end..])
+        }
+        None => seen.target.clone(),
+    };
+    let about = match seen.body.find(tag) {
+        Some(at) => {
+            let rest = &seen.body[at..];
+            let end = rest
+                .find(['<', ' ', '\r', '\n', ':', '"'])
+                .unwrap_or(rest.len());
+            &rest[..end]
+        }
+        // Data that does not start near a tag (a middle part): the first
+        // KiB itself, the same on every attempt.
+        None => &seen.body,
+    };
+    (&seen.method, target, about)
+}
+
 /// Whether a request names one of the worker's keys: in its target, or in
 /// its body (a bulk delete, `POST ?delete`, names its keys there).
 fn names(seen: &proxy::Seen, tag: &str) -> bool {
@@ -665,11 +696,9 @@ async fn soak(name: &str, server: Server) {
                 .filter(|s| s.at >= op.start && s.at <= op.end)
                 .collect();
             attributed += sent.len();
-            let mut per_request: HashMap<(&str, &str, &str), u32> = HashMap::new();
+            let mut per_request: HashMap<(&str, String, &str), u32> = HashMap::new();
             for s in &sent {
-                *per_request
-                    .entry((&s.method, &s.target, &s.body))
-                    .or_default() += 1;
+                *per_request.entry(identity(s, &tag)).or_default() += 1;
             }
             retries += sent.len() - per_request.len();
             for ((method, target, _), count) in &per_request {

@@ -13,8 +13,8 @@
 //! * [`Fault::ResetBeforeRequest`]: the connection is reset once the request
 //!   head arrived; nothing reaches the server;
 //! * [`Fault::ResetAfterResponseBytes`]: forwarded, and the connection reset
-//!   after that many bytes of the answer (head included; at least one byte
-//!   of the answer is always withheld);
+//!   after that many bytes of the answer (head included; the answer never
+//!   arrives whole: at least its last byte, or its last chunk, is withheld);
 //! * [`Fault::Stall`]: forwarded, then the answer is held back for that long
 //!   (longer than the client's attempt timeout) and the connection dropped;
 //! * [`Fault::Status`]: answered 500, 503 (with S3's `SlowDown` body), 429
@@ -544,15 +544,19 @@ where
                 if r.read_until(b'\n', &mut line).await? == 0 {
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
+                let text = String::from_utf8_lossy(&line);
+                let size = text.split(';').next().unwrap_or("").trim();
+                let size = u64::from_str_radix(size, 16)
+                    .map_err(|_| io::Error::other(format!("bad chunk size {text:?}")))?;
+                if size == 0 && budget.is_some() {
+                    // A limited copy never lets the body end.
+                    return Ok(false);
+                }
                 if let Some(w) = w.as_mut() {
                     if !write_limited(w, &line, budget).await? {
                         return Ok(false);
                     }
                 }
-                let text = String::from_utf8_lossy(&line);
-                let size = text.split(';').next().unwrap_or("").trim();
-                let size = u64::from_str_radix(size, 16)
-                    .map_err(|_| io::Error::other(format!("bad chunk size {text:?}")))?;
                 if size == 0 {
                     // Trailers, up to the empty line.
                     loop {
@@ -753,8 +757,12 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
                     *left = (*left).min(total.saturating_sub(1));
                 }
             }
+            // A limited answer always ends in a reset: cut short where its
+            // length is known, before the last chunk, or (for an answer
+            // that ends when the connection closes) instead of the close.
             if !write_limited(&mut client_w, &response.raw, &mut budget).await?
                 || !copy_body(up_r, Some(&mut client_w), framing, &mut budget).await?
+                || budget.is_some()
             {
                 client_w.flush().await?;
                 reset(&client_w);
