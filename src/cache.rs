@@ -62,7 +62,25 @@
 //! of its block, so a small result never pins a whole block after the
 //! block is evicted; a longer read within one block is a zero-copy slice.
 //!
-//! Not done: a local-disk tier below the memory cache.
+//! # A local-disk tier
+//!
+//! [`with_disk_tier`](Cached::with_disk_tier) adds a bounded directory of
+//! block files below the memory cache, for data larger than memory: blocks
+//! fetched from the inner storage are also written there (in the
+//! background, on the blocking pool), and a block missing from memory is
+//! read from its file before it is fetched again. The tier is disposable:
+//! it lives in a directory of its own, removed when the cache is dropped
+//! (or by the next tier under the same parent, after a crash), and its
+//! files are named by the same `(epoch, index)` as the memory blocks, so
+//! invalidation covers both tiers alike. One line makes the setup of an
+//! engine that keeps cold SSTables in object storage and the hot ones'
+//! blocks on local disk:
+//!
+//! ```no_run
+//! # async fn f(remote: seerstore::ObjectStorage) -> seerstore::Result<()> {
+//! let storage = seerstore::Cached::new(remote).with_disk_tier("/var/cache/db", 20 << 30).await?;
+//! # Ok(()) }
+//! ```
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -79,7 +97,10 @@ use quick_cache::{Lifecycle, Weighter};
 
 use crate::error::{Error, Operation, Result};
 use crate::path::validate_path;
+
+mod disk;
 use crate::storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+use disk::DiskTier;
 
 /// Default block size: 64 KiB.
 pub const DEFAULT_BLOCK_SIZE: u64 = 64 * 1024;
@@ -96,6 +117,12 @@ const READ_ATTEMPTS: usize = 3;
 
 /// Blocks are keyed by `(epoch, block index)`.
 type BlockKey = (u64, u64);
+
+/// Source of epochs (and head tokens), unique in the process: a disk tier
+/// outlives the memory cache it serves when that is rebuilt
+/// (`with_capacity`, `with_block_size`), and its file names must never
+/// meet an epoch twice.
+static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Clone)]
 struct BlockWeighter;
@@ -165,7 +192,6 @@ struct Shared {
     blocks: BlockCache,
     entries: EntryCache,
     registry: Mutex<Registry>,
-    next_epoch: AtomicU64,
     /// Blocks fetched from the inner storage.
     fetched: AtomicU64,
 }
@@ -183,7 +209,6 @@ impl Shared {
                 InvalidateOnEvict,
             ),
             registry: Mutex::new(Registry::default()),
-            next_epoch: AtomicU64::new(1),
             fetched: AtomicU64::new(0),
         }
     }
@@ -322,6 +347,7 @@ pub struct Cached<S: Storage> {
     capacity: u64,
     block_size: u64,
     copy_threshold: usize,
+    disk: Option<Arc<DiskTier>>,
 }
 
 impl<S: Storage> Cached<S> {
@@ -334,6 +360,7 @@ impl<S: Storage> Cached<S> {
             capacity: DEFAULT_CAPACITY_BYTES,
             block_size: DEFAULT_BLOCK_SIZE,
             copy_threshold: DEFAULT_COPY_THRESHOLD,
+            disk: None,
         }
     }
 
@@ -360,6 +387,56 @@ impl<S: Storage> Cached<S> {
     pub fn with_copy_threshold(mut self, bytes: usize) -> Self {
         self.copy_threshold = bytes;
         self
+    }
+
+    /// Adds a local-disk tier of at most `max_bytes` below the memory
+    /// cache, in a new directory of its own under `dir` (created if
+    /// missing): blocks fetched from the inner storage are also written
+    /// there, and blocks missing from memory are read from there before
+    /// they are fetched again. The tier's directory is removed when the
+    /// cache is dropped; directories of tiers whose process died are
+    /// removed here. Nothing else under `dir` is touched. See the
+    /// [module docs](self#a-local-disk-tier).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the directory cannot be made or locked.
+    pub async fn with_disk_tier(
+        mut self,
+        dir: impl AsRef<std::path::Path>,
+        max_bytes: u64,
+    ) -> Result<Self> {
+        let parent = dir.as_ref().to_owned();
+        let block_size = self.block_size;
+        let tier = tokio::task::spawn_blocking(move || {
+            DiskTier::open_blocking(&parent, max_bytes, block_size)
+        })
+        .await
+        .map_err(|e| {
+            Error::io(
+                Operation::Open,
+                dir.as_ref().display().to_string(),
+                std::io::Error::other(e),
+            )
+        })??;
+        self.disk = Some(Arc::new(tier));
+        Ok(self)
+    }
+
+    /// The disk tier's own directory, if there is a tier.
+    pub fn disk_tier_dir(&self) -> Option<&std::path::Path> {
+        self.disk.as_deref().map(DiskTier::dir)
+    }
+
+    /// Bytes the disk tier's files weigh now (each rounded up to 4 KiB,
+    /// plus 4 KiB), `0` without a tier.
+    pub fn disk_bytes(&self) -> u64 {
+        self.disk.as_deref().map_or(0, DiskTier::bytes)
+    }
+
+    /// Blocks read from the disk tier since it was made.
+    pub fn disk_hits(&self) -> u64 {
+        self.disk.as_deref().map_or(0, DiskTier::hits)
     }
 
     /// The storage underneath (reads through it bypass the cache).
@@ -401,7 +478,7 @@ impl<S: Storage> Cached<S> {
                 return Ok(Some(entry));
             }
         }
-        let token = self.shared.next_epoch.fetch_add(1, Ordering::Relaxed);
+        let token = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
         {
             let mut registry = self.shared.registry();
             if registry.busy.contains_key(path) || registry.tainted.contains(path) {
@@ -482,6 +559,32 @@ impl<S: Storage> Cached<S> {
                 GuardResult::Timeout => others.push(index),
             }
         }
+        if let Some(disk) = &self.disk {
+            // Claimed blocks the disk tier holds: read on the blocking pool.
+            let (on_disk, rest): (Vec<_>, Vec<_>) = claimed
+                .into_iter()
+                .partition(|(index, _)| disk.contains((entry.epoch, *index)));
+            claimed = rest;
+            if !on_disk.is_empty() {
+                let keys: Vec<BlockKey> = on_disk.iter().map(|(i, _)| (entry.epoch, *i)).collect();
+                let tier = Arc::clone(disk);
+                let read = tokio::task::spawn_blocking(move || tier.read_blocking(&keys))
+                    .await
+                    .unwrap_or_default();
+                let mut read = read.into_iter();
+                for (index, guard) in on_disk {
+                    let expected = self.block_range(index, size);
+                    match read.next().flatten() {
+                        Some(block) if block.len() as u64 == expected.end - expected.start => {
+                            let _ = guard.insert(block.clone());
+                            found.insert(index, block);
+                        }
+                        _ => claimed.push((index, guard)),
+                    }
+                }
+                claimed.sort_unstable_by_key(|(index, _)| *index);
+            }
+        }
         if !claimed.is_empty() {
             let ranges: Vec<Range<u64>> = claimed
                 .iter()
@@ -491,12 +594,17 @@ impl<S: Storage> Cached<S> {
             self.shared
                 .fetched
                 .fetch_add(ranges.len() as u64, Ordering::Relaxed);
+            let mut fill = Vec::new();
             for ((index, guard), data) in claimed.into_iter().zip(fetched) {
                 // Its own allocation: never pin a coalesced read's buffer.
                 let block = Bytes::copy_from_slice(&data);
                 let _ = guard.insert(block.clone());
+                if self.disk.is_some() {
+                    fill.push(((entry.epoch, index), block.clone()));
+                }
                 found.insert(index, block);
             }
+            self.fill(fill);
         }
         for index in others {
             let key = (entry.epoch, index);
@@ -517,6 +625,19 @@ impl<S: Storage> Cached<S> {
             found.insert(index, block);
         }
         Ok(found)
+    }
+
+    /// Writes fetched blocks to the disk tier in the background, if there
+    /// is one and it is not already writing [`disk::MAX_FILLS`] batches.
+    fn fill(&self, blocks: Vec<(BlockKey, Bytes)>) {
+        let Some(disk) = &self.disk else { return };
+        if blocks.is_empty() {
+            return;
+        }
+        let Some(slot) = disk.start_fill() else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || slot.tier().fill_blocking(&blocks));
     }
 
     /// Cuts `range` out of the blocks that cover it.
@@ -628,6 +749,7 @@ impl<S: Storage> fmt::Debug for Cached<S> {
             .field("capacity", &self.capacity)
             .field("block_size", &self.block_size)
             .field("cached_bytes", &self.cached_bytes())
+            .field("disk", &self.disk)
             .finish()
     }
 }

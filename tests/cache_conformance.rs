@@ -1,6 +1,7 @@
 //! The conformance suite through `Cached`, around the backends that need no
 //! server: LocalStorage and ObjectStorage over InMemory, each with the
-//! capabilities it declares in tests/conformance.rs. Small blocks (4 KiB)
+//! capabilities it declares in tests/conformance.rs, and over InMemory with
+//! a disk tier below a tiny memory cache. Small blocks (4 KiB)
 //! make every check's objects span many blocks.
 
 use std::sync::Arc;
@@ -45,6 +46,26 @@ async fn cached_in_memory_default_blocks_small_capacity() -> seerstore::Result<(
         Arc::new(Cached::new(ObjectStorage::new(store)).with_capacity(1 << 20));
     let report = run(storage, &Capabilities::all()).await;
     println!("conformance[cached memory, 1 MiB]:\n{report}");
+    report.assert_passed();
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_in_memory_with_a_disk_tier() -> seerstore::Result<()> {
+    // A memory cache of a few 4 KiB blocks over a 4 MiB disk tier: most
+    // blocks come back from disk, so the disk tier is held to every check.
+    let dir =
+        tempfile::tempdir().map_err(|e| seerstore::Error::io(seerstore::Operation::Open, "", e))?;
+    let store = Arc::new(object_store::memory::InMemory::new());
+    let storage: Arc<dyn Storage> = Arc::new(
+        Cached::new(ObjectStorage::new(store))
+            .with_block_size(4096)
+            .with_capacity(8 * (4096 + 64))
+            .with_disk_tier(dir.path(), 4 << 20)
+            .await?,
+    );
+    let report = run(storage, &Capabilities::all()).await;
+    println!("conformance[cached memory, disk tier]:\n{report}");
     report.assert_passed();
     Ok(())
 }
