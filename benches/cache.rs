@@ -1,6 +1,6 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented functions
-//! `Cached` on its hit path beside a plain in-memory map, and its speedup
-//! over uncached reads from s3s-fs.
+//! `Cached` on its hit path beside a plain in-memory map, its disk tier,
+//! and its speedup over uncached reads from s3s-fs.
 //!
 //! `cargo bench --bench cache` (the `s3s_fs` group needs the test servers'
 //! variables — `scripts/servers.sh start; source target/test-servers/env.sh`
@@ -134,6 +134,64 @@ fn s3s_store() -> Option<Arc<dyn object_store::ObjectStore>> {
     None
 }
 
+/// A `Cached` that holds 2 blocks in memory over a disk tier holding the
+/// whole object in `dir`, warmed (every block fetched once and written to
+/// disk).
+fn disk_tiered(
+    rt: &tokio::runtime::Runtime,
+    remote: ObjectStorage,
+    dir: &std::path::Path,
+) -> Cached<ObjectStorage> {
+    rt.block_on(async {
+        let cached = Cached::new(remote)
+            .with_capacity(2 * (BLOCK + 64))
+            .with_disk_tier(dir, 2 * OBJECT as u64)
+            .await
+            .expect("disk tier");
+        cached.read("L1/000042.sst").await.expect("warm the tier");
+        // Let the background fills land.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        cached
+    })
+}
+
+/// 4 KiB reads served by the disk tier (file in the page cache, read on
+/// the blocking pool) beside memory hits and the uncached in-memory store.
+fn disk_tier(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let offsets = offsets();
+    let remote = ObjectStorage::new(Arc::new(object_store::memory::InMemory::new()));
+    rt.block_on(remote.write("L1/000042.sst", object()))
+        .expect("write");
+    let memory = Cached::new(remote.clone()).with_capacity(64 << 20);
+    rt.block_on(memory.read("L1/000042.sst")).expect("warm");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tiered = disk_tiered(&rt, remote.clone(), dir.path());
+    let mut group = c.benchmark_group("disk_tier_4k_read");
+    let mut n = 0;
+    for (name, storage) in [
+        ("memory_hit", &memory as &dyn Storage),
+        ("disk_tier_hit", &tiered),
+        ("uncached_in_memory_store", &remote),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                n = (n + 1) % offsets.len();
+                let offset = offsets[n];
+                rt.block_on(storage.read_range("L1/000042.sst", offset..offset + READ))
+                    .expect("read")
+            })
+        });
+    }
+    group.finish();
+    let hits = tiered.disk_hits();
+    assert!(hits > 0, "the disk tier served nothing");
+}
+
 fn s3s_fs(c: &mut Criterion) {
     let Some(store) = s3s_store() else {
         eprintln!(
@@ -176,6 +234,16 @@ fn s3s_fs(c: &mut Criterion) {
                 .expect("read")
         })
     });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tiered = disk_tiered(&rt, remote.clone(), dir.path());
+    group.bench_function("disk_tier", |b| {
+        b.iter(|| {
+            n = (n + 1) % offsets.len();
+            let offset = offsets[n];
+            rt.block_on(tiered.read_range("L1/000042.sst", offset..offset + READ))
+                .expect("read")
+        })
+    });
     group.finish();
     rt.block_on(async {
         let _ = remote.delete("L1/000042.sst").await;
@@ -187,6 +255,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(std::time::Duration::from_secs(1))
         .measurement_time(std::time::Duration::from_secs(3));
-    targets = hit_path, s3s_fs
+    targets = hit_path, disk_tier, s3s_fs
 }
 criterion_main!(benches);
