@@ -276,10 +276,24 @@ fn sweep(parent: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
+        let path = entry.path();
+        if let Some(making) = name.strip_prefix('.') {
+            // Left half-made by a process that died between making and
+            // renaming it (a live one renames it within moments).
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(60));
+            if making.starts_with(DIR_PREFIX) && old {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            continue;
+        }
         if !name.starts_with(DIR_PREFIX) {
             continue;
         }
-        let path = entry.path();
         let Ok(lock) = File::open(path.join(LOCK_FILE)) else {
             continue; // Not ours, or being made: leave it.
         };
