@@ -1,6 +1,7 @@
-//! The conformance suite through `Cached` around moto, s3s-fs and Azurite,
-//! each with the capabilities its own server test declares
-//! (tests/server_moto.rs, server_s3s.rs, server_azurite.rs). Skips, with a
+//! The conformance suite through `Cached` around moto (also with a disk
+//! tier), s3s-fs and Azurite, each with the capabilities its own server
+//! test declares (tests/server_moto.rs, server_s3s.rs, server_azurite.rs).
+//! Skips, with a
 //! message, when the servers' variables are absent; fails when
 //! `SEERSTORE_TEST_SERVERS=1` and one is missing.
 #![cfg(all(feature = "aws", feature = "azure", feature = "conformance"))]
@@ -110,4 +111,30 @@ async fn cached_azurite() {
         Capabilities::all(),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_moto_with_a_disk_tier() {
+    let Some(store) = s3("moto", "MOTO") else {
+        return;
+    };
+    let prefix = unique_prefix("cached-disk");
+    let caps = s3_key_limits(Capabilities::all(), &prefix);
+    // A memory cache of 4 blocks above a 16 MiB disk tier: most blocks
+    // that are read again come back from disk.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage = Arc::new(
+        Cached::new(ObjectStorage::new(store).with_prefix(&prefix))
+            .with_block_size(16 * 1024)
+            .with_capacity(4 * (16 * 1024 + 64))
+            .with_disk_tier(dir.path(), 16 << 20)
+            .await
+            .expect("disk tier"),
+    );
+    conformance("Cached over moto, disk tier", storage.clone(), caps).await;
+    println!(
+        "cached moto with a disk tier: {} blocks fetched, {} read from disk",
+        storage.blocks_fetched(),
+        storage.disk_hits()
+    );
 }
