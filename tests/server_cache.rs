@@ -1,9 +1,8 @@
 //! The conformance suite through `Cached` around moto (also with a disk
 //! tier), s3s-fs and Azurite, each with the capabilities its own server
 //! test declares (tests/server_moto.rs, server_s3s.rs, server_azurite.rs).
-//! Skips, with a
-//! message, when the servers' variables are absent; fails when
-//! `SEERSTORE_TEST_SERVERS=1` and one is missing.
+//! Skips, with a message, when the servers' variables are absent; fails
+//! when `SEERSTORE_TEST_SERVERS=1` and one is missing.
 #![cfg(all(feature = "aws", feature = "azure", feature = "conformance"))]
 
 mod common_servers;
