@@ -62,3 +62,25 @@ async fn range_edges_on_local_file_system() -> seerstore::Result<()> {
     let fs = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).expect("fs");
     ranges(Arc::new(fs)).await
 }
+
+#[tokio::test]
+async fn a_range_past_the_end_is_invalid_even_when_the_size_check_is_retried(
+) -> seerstore::Result<()> {
+    // The ranged GET fails for good (InMemory refuses a range past the
+    // end); the head that explains it fails once, as a dropped connection
+    // would, and is retried on its own.
+    let store = Arc::new(support::FaultStore::memory(vec![support::Rule::new(
+        support::Method::Head,
+        support::When::Call(1),
+        support::Fault::Transient,
+    )]));
+    let storage = ObjectStorage::new(store.clone()).with_retry(support::quick_retry(3));
+    storage.write("obj", support::data(100, 4)).await?;
+    let err = storage
+        .read_range("obj", 100..101)
+        .await
+        .expect_err("past the end");
+    assert_eq!(size_of(&err), Some(Some(100)), "{err}");
+    assert_eq!(store.calls(support::Method::Head), 2);
+    Ok(())
+}

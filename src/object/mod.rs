@@ -304,25 +304,7 @@ impl ObjectStorage {
         };
         let result = match self.store.get_opts(location, options).await {
             Ok(result) => result,
-            Err(err) => {
-                let err = from_object_store(op, key, None, err);
-                // Stores disagree on a range past the end (S3 answers 416 or
-                // the tail, InMemory and LocalFileSystem error): a permanent
-                // failure of a ranged read is checked against the size.
-                if matches!(
-                    err,
-                    Error::ObjectStore {
-                        retryable: false,
-                        ..
-                    }
-                ) {
-                    // One plain head, inside this attempt: no nested retries.
-                    if let Ok(meta) = store_head(self.store.as_ref(), location).await {
-                        check_range(op, key, range, meta.size)?;
-                    }
-                }
-                return Err(err);
-            }
+            Err(err) => return Err(from_object_store(op, key, None, err)),
         };
         let size = result.meta.size;
         check_range(op, key, range, size)?;
@@ -352,10 +334,28 @@ impl ObjectStorage {
         range: Range<u64>,
     ) -> Result<(Bytes, u64)> {
         let range = &range;
-        retry(&self.retry, self.limit(), op, key, |_| {
+        let result = retry(&self.retry, self.limit(), op, key, |_| {
             self.get_range_once(op, key, location, range)
         })
-        .await
+        .await;
+        match result {
+            // Stores disagree on a range past the end (S3 and GCS answer 416
+            // or the tail, InMemory and LocalFileSystem error): a permanent
+            // failure of a ranged read is checked against the size, with a
+            // head retried on its own (not inside the failed attempt, where
+            // one dropped connection would leave the error unexplained).
+            Err(
+                err @ Error::ObjectStore {
+                    retryable: false, ..
+                },
+            ) => {
+                if let Ok(meta) = self.head_location(op, key, location).await {
+                    check_range(op, key, range, meta.size)?;
+                }
+                Err(err)
+            }
+            other => other,
+        }
     }
 
     /// Writes once; a retried conditional write that conflicts is checked
