@@ -15,10 +15,10 @@
 mod common_servers;
 mod proxy;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use common_servers::Server;
 use futures::TryStreamExt;
 use peak_alloc::PeakAlloc;
 use proxy::{through, upstream_of, Fault, Proxy, ProxyConfig, Rule, Trigger};
@@ -33,18 +33,9 @@ const OBJECTS: usize = 16;
 const OBJECT_SIZE: usize = 256 * 1024;
 const WRITE_SIZE: usize = 64 * 1024;
 
-async fn open(
-    s: &common_servers::S3Server,
-    endpoint: &str,
-    prefix: &str,
-    limit: Option<usize>,
-) -> Arc<dyn Storage> {
+/// Retries and timeouts of every storage here, and the bound if any.
+fn options(limit: Option<usize>) -> Vec<(&'static str, String)> {
     let mut options = vec![
-        ("endpoint", endpoint.to_owned()),
-        ("region", s.region.clone()),
-        ("access_key_id", s.key_id.clone()),
-        ("secret_access_key", s.secret.clone()),
-        ("allow_http", "true".to_owned()),
         ("max_retries", "5".to_owned()),
         ("initial_backoff_ms", "10".to_owned()),
         ("max_backoff_ms", "200".to_owned()),
@@ -53,12 +44,7 @@ async fn open(
     if let Some(limit) = limit {
         options.push(("max_concurrency", limit.to_string()));
     }
-    seerstore::open_with(
-        &format!("s3://{}/{prefix}", s.bucket),
-        options.iter().map(|(k, v)| (*k, v.as_str())),
-    )
-    .await
-    .expect("open")
+    options
 }
 
 fn object(i: usize) -> Bytes {
@@ -78,8 +64,8 @@ struct Run {
 
 /// 1,000 concurrent operations through a fresh fault-injecting proxy, on
 /// a storage with `limit` requests in flight (if any).
-async fn run(server: &common_servers::S3Server, limit: Option<usize>) -> Run {
-    let config = ProxyConfig::new(upstream_of(&server.endpoint), 0xB0B)
+async fn run(server: &Server, limit: Option<usize>) -> Run {
+    let config = ProxyConfig::new(upstream_of(server.endpoint()), 0xB0B)
         .rule(Rule::new(Trigger::Fraction(0.03), Fault::Status(503)))
         .rule(Rule::new(
             Trigger::Fraction(0.03),
@@ -88,14 +74,22 @@ async fn run(server: &common_servers::S3Server, limit: Option<usize>) -> Run {
         .rule(Rule::new(Trigger::Fraction(0.03), Fault::LoseAnswer));
     let proxy = Proxy::start(config).await.expect("proxy");
     let prefix = common_servers::unique_prefix("bounds");
-    let direct = open(server, &server.endpoint, &prefix, None).await;
+    let direct = server
+        .open(server.endpoint(), &prefix, &options(None))
+        .await;
     for i in 0..OBJECTS {
         direct
             .write(&format!("data/{i:02}"), object(i))
             .await
             .expect("seed");
     }
-    let storage = open(server, &through(&proxy, &server.endpoint), &prefix, limit).await;
+    let storage = server
+        .open(
+            &through(&proxy, server.endpoint()),
+            &prefix,
+            &options(limit),
+        )
+        .await;
     // One payload shared by every write, so that the callers' own data
     // does not grow with the number of operations.
     let payload = Bytes::from(vec![0x5a; WRITE_SIZE]);
@@ -172,9 +166,7 @@ async fn run(server: &common_servers::S3Server, limit: Option<usize>) -> Run {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_operations_through_faults_stay_bounded() {
-    let Some(server) = common_servers::S3Server::from_env("moto", "MOTO") else {
-        return;
-    };
+    let Some(server) = Server::moto() else { return };
     let bounded = run(&server, Some(MAX_CONCURRENCY)).await;
     let unbounded = run(&server, None).await;
     let bound = 8 * 1024 * 1024 + 2 * MAX_CONCURRENCY * OBJECT_SIZE;

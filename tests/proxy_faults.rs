@@ -8,11 +8,10 @@
 mod common_servers;
 mod proxy;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common_servers::{unique_prefix, var, S3Server};
+use common_servers::{unique_prefix, Server};
 use proxy::{through, upstream_of, Fault, Proxy, ProxyConfig, Rule, Trigger};
 use seerstore::{Storage, WriteMode};
 
@@ -44,60 +43,6 @@ fn retry_options() -> Vec<(&'static str, String)> {
     ]
 }
 
-/// A server of the test suite, opened at any endpoint (the server's own or
-/// the proxy's).
-enum Server {
-    S3(S3Server),
-    Azure {
-        endpoint: String,
-        container: String,
-        account: String,
-        key: String,
-    },
-}
-
-impl Server {
-    fn endpoint(&self) -> &str {
-        match self {
-            Server::S3(s) => &s.endpoint,
-            Server::Azure { endpoint, .. } => endpoint,
-        }
-    }
-
-    /// A storage at `prefix`, talking to `endpoint`, with the retry
-    /// settings of this file.
-    async fn open(&self, endpoint: &str, prefix: &str) -> Arc<dyn Storage> {
-        let (url, mut options) = match self {
-            Server::S3(s) => (
-                format!("s3://{}/{prefix}", s.bucket),
-                vec![
-                    ("region", s.region.clone()),
-                    ("access_key_id", s.key_id.clone()),
-                    ("secret_access_key", s.secret.clone()),
-                ],
-            ),
-            Server::Azure {
-                container,
-                account,
-                key,
-                ..
-            } => (
-                format!("az://{container}/{prefix}"),
-                vec![
-                    ("account_name", account.clone()),
-                    ("access_key", key.clone()),
-                ],
-            ),
-        };
-        options.extend(retry_options());
-        options.push(("endpoint", endpoint.to_owned()));
-        options.push(("allow_http", "true".into()));
-        seerstore::open_with(&url, options.iter().map(|(k, v)| (*k, v.as_str())))
-            .await
-            .expect("open")
-    }
-}
-
 /// For each fault: one proxy whose rules fault the first PUT of a plain
 /// write, the first GET of a read and the first PUT of a conditional
 /// create, each on its own key.
@@ -127,8 +72,10 @@ async fn every_fault_once(name: &str, server: &Server) {
             );
         let proxy = Proxy::start(config).await.expect("proxy");
         let prefix = unique_prefix(&format!("proxy-{name}"));
-        let faulted = server.open(&through(&proxy, endpoint), &prefix).await;
-        let direct = server.open(endpoint, &prefix).await;
+        let faulted = server
+            .open(&through(&proxy, endpoint), &prefix, &retry_options())
+            .await;
+        let direct = server.open(endpoint, &prefix, &retry_options()).await;
         let data = Bytes::from(format!("{name} {fault:?} ").repeat(500));
 
         faulted
@@ -183,36 +130,22 @@ async fn every_fault_once(name: &str, server: &Server) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_once_against_moto() {
-    let Some(s) = S3Server::from_env("moto", "MOTO") else {
-        return;
-    };
-    every_fault_once("moto", &Server::S3(s)).await;
+    let Some(server) = Server::moto() else { return };
+    every_fault_once("moto", &server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_once_against_s3s_fs() {
-    let Some(s) = S3Server::from_env("s3s-fs", "S3S") else {
+    let Some(server) = Server::s3s_fs() else {
         return;
     };
-    every_fault_once("s3s-fs", &Server::S3(s)).await;
+    every_fault_once("s3s-fs", &server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_once_against_azurite() {
-    let name = "Azurite";
-    let (Some(endpoint), Some(container), Some(account), Some(key)) = (
-        var(name, "AZURITE_ENDPOINT"),
-        var(name, "AZURITE_CONTAINER"),
-        var(name, "AZURITE_ACCOUNT"),
-        var(name, "AZURITE_KEY"),
-    ) else {
+    let Some(server) = Server::azurite() else {
         return;
     };
-    let server = Server::Azure {
-        endpoint,
-        container,
-        account,
-        key,
-    };
-    every_fault_once(name, &server).await;
+    every_fault_once("Azurite", &server).await;
 }

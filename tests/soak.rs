@@ -31,6 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common_servers::Server;
 use futures::TryStreamExt;
 use proxy::{through, upstream_of, Fault, Proxy, ProxyConfig, Rule, Trigger};
 use seerstore::{Storage, WriteMode};
@@ -539,97 +540,35 @@ fn names(seen: &proxy::Seen, tag: &str) -> bool {
     seen.target.contains(tag) || seen.body.contains(tag)
 }
 
-/// A server of the test suite, opened at its own endpoint or the proxy's.
-enum Server {
-    S3(common_servers::S3Server),
-    Azure {
-        endpoint: String,
-        container: String,
-        account: String,
-        key: String,
-    },
-}
-
-impl Server {
-    fn endpoint(&self) -> &str {
-        match self {
-            Server::S3(s) => &s.endpoint,
-            Server::Azure { endpoint, .. } => endpoint,
-        }
-    }
-
-    /// A storage at `prefix` talking to `endpoint`, with the soak's retry
-    /// settings.
-    async fn open(&self, endpoint: &str, prefix: &str) -> Arc<dyn Storage> {
-        let (url, mut options) = match self {
-            Server::S3(s) => (
-                format!("s3://{}/{prefix}", s.bucket),
-                vec![
-                    ("region", s.region.clone()),
-                    ("access_key_id", s.key_id.clone()),
-                    ("secret_access_key", s.secret.clone()),
-                ],
-            ),
-            Server::Azure {
-                container,
-                account,
-                key,
-                ..
-            } => (
-                format!("az://{container}/{prefix}"),
-                vec![
-                    ("account_name", account.clone()),
-                    ("access_key", key.clone()),
-                ],
-            ),
-        };
-        options.extend([
-            ("endpoint", endpoint.to_owned()),
-            ("allow_http", "true".to_owned()),
-            ("max_retries", MAX_RETRIES.to_string()),
-            (
-                "initial_backoff_ms",
-                INITIAL_BACKOFF.as_millis().to_string(),
-            ),
-            ("max_backoff_ms", MAX_BACKOFF.as_millis().to_string()),
-            (
-                "attempt_timeout_ms",
-                ATTEMPT_TIMEOUT.as_millis().to_string(),
-            ),
-            ("part_size", PART_SIZE.to_string()),
-        ]);
-        seerstore::open_with(&url, options.iter().map(|(k, v)| (*k, v.as_str())))
-            .await
-            .expect("open")
-    }
+/// The soak's settings for a storage, besides the server's credentials.
+fn options() -> Vec<(&'static str, String)> {
+    vec![
+        ("max_retries", MAX_RETRIES.to_string()),
+        (
+            "initial_backoff_ms",
+            INITIAL_BACKOFF.as_millis().to_string(),
+        ),
+        ("max_backoff_ms", MAX_BACKOFF.as_millis().to_string()),
+        (
+            "attempt_timeout_ms",
+            ATTEMPT_TIMEOUT.as_millis().to_string(),
+        ),
+        ("part_size", PART_SIZE.to_string()),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_through_faults_against_moto() {
-    let Some(server) = common_servers::S3Server::from_env("moto", "MOTO") else {
-        return;
-    };
-    soak("moto", Server::S3(server)).await;
+    let Some(server) = Server::moto() else { return };
+    soak("moto", server).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn soak_through_faults_against_azurite() {
-    let name = "Azurite";
-    let (Some(endpoint), Some(container), Some(account), Some(key)) = (
-        common_servers::var(name, "AZURITE_ENDPOINT"),
-        common_servers::var(name, "AZURITE_CONTAINER"),
-        common_servers::var(name, "AZURITE_ACCOUNT"),
-        common_servers::var(name, "AZURITE_KEY"),
-    ) else {
+    let Some(server) = Server::azurite() else {
         return;
     };
-    let server = Server::Azure {
-        endpoint,
-        container,
-        account,
-        key,
-    };
-    soak(name, server).await;
+    soak("Azurite", server).await;
 }
 
 async fn soak(name: &str, server: Server) {
@@ -640,9 +579,9 @@ async fn soak(name: &str, server: Server) {
     let proxy = Proxy::start(config).await.expect("proxy");
     let prefix = common_servers::unique_prefix("soak");
     let faulted = server
-        .open(&through(&proxy, server.endpoint()), &prefix)
+        .open(&through(&proxy, server.endpoint()), &prefix, &options())
         .await;
-    let direct = server.open(server.endpoint(), &prefix).await;
+    let direct = server.open(server.endpoint(), &prefix, &options()).await;
 
     let started = Instant::now();
     let mut tasks = Vec::new();

@@ -178,3 +178,85 @@ impl S3Server {
             .expect("S3 builder")
     }
 }
+
+/// An S3 or Azure server of the test suite, opened at any endpoint: its
+/// own, or a proxy's in front of it.
+pub enum Server {
+    S3(S3Server),
+    Azure {
+        endpoint: String,
+        container: String,
+        account: String,
+        key: String,
+    },
+}
+
+impl Server {
+    /// moto, or `None` (after saying why) without its variables.
+    pub fn moto() -> Option<Self> {
+        S3Server::from_env("moto", "MOTO").map(Server::S3)
+    }
+
+    /// s3s-fs, or `None` (after saying why) without its variables.
+    pub fn s3s_fs() -> Option<Self> {
+        S3Server::from_env("s3s-fs", "S3S").map(Server::S3)
+    }
+
+    /// Azurite, or `None` (after saying why) without its variables.
+    pub fn azurite() -> Option<Self> {
+        let name = "Azurite";
+        Some(Server::Azure {
+            endpoint: var(name, "AZURITE_ENDPOINT")?,
+            container: var(name, "AZURITE_CONTAINER")?,
+            account: var(name, "AZURITE_ACCOUNT")?,
+            key: var(name, "AZURITE_KEY")?,
+        })
+    }
+
+    /// The server's own endpoint, `http://127.0.0.1:PORT[/account]`.
+    pub fn endpoint(&self) -> &str {
+        match self {
+            Server::S3(s) => &s.endpoint,
+            Server::Azure { endpoint, .. } => endpoint,
+        }
+    }
+
+    /// A storage at `prefix` in the bucket or container, talking to
+    /// `endpoint`, with `options` besides the credentials (`open_with`'s
+    /// names: `max_retries`, `attempt_timeout_ms`, ...).
+    pub async fn open(
+        &self,
+        endpoint: &str,
+        prefix: &str,
+        options: &[(&'static str, String)],
+    ) -> std::sync::Arc<dyn Storage> {
+        let (url, mut all) = match self {
+            Server::S3(s) => (
+                format!("s3://{}/{prefix}", s.bucket),
+                vec![
+                    ("region", s.region.clone()),
+                    ("access_key_id", s.key_id.clone()),
+                    ("secret_access_key", s.secret.clone()),
+                ],
+            ),
+            Server::Azure {
+                container,
+                account,
+                key,
+                ..
+            } => (
+                format!("az://{container}/{prefix}"),
+                vec![
+                    ("account_name", account.clone()),
+                    ("access_key", key.clone()),
+                ],
+            ),
+        };
+        all.push(("endpoint", endpoint.to_owned()));
+        all.push(("allow_http", "true".to_owned()));
+        all.extend(options.iter().cloned());
+        seerstore::open_with(&url, all.iter().map(|(k, v)| (*k, v.as_str())))
+            .await
+            .expect("open")
+    }
+}

@@ -510,22 +510,7 @@ where
     let mut buf = vec![0u8; 64 * 1024];
     match framing {
         Framing::None => Ok(true),
-        Framing::Length(mut left) => {
-            while left > 0 {
-                let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
-                let n = r.read(&mut buf[..want]).await?;
-                if n == 0 {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                left -= n as u64;
-                if let Some(w) = w.as_mut() {
-                    if !write_limited(w, &buf[..n], budget).await? {
-                        return Ok(false);
-                    }
-                }
-            }
-            Ok(true)
-        }
+        Framing::Length(len) => copy_exact(r, w, len, &mut buf, budget).await,
         Framing::UntilClose => loop {
             let n = r.read(&mut buf).await?;
             if n == 0 {
@@ -575,23 +560,42 @@ where
                     }
                 }
                 // The chunk and its CRLF.
-                let mut left = size + 2;
-                while left > 0 {
-                    let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
-                    let n = r.read(&mut buf[..want]).await?;
-                    if n == 0 {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
-                    left -= n as u64;
-                    if let Some(w) = w.as_mut() {
-                        if !write_limited(w, &buf[..n], budget).await? {
-                            return Ok(false);
-                        }
-                    }
+                if !copy_exact(r, w.as_deref_mut(), size + 2, &mut buf, budget).await? {
+                    return Ok(false);
                 }
             }
         }
     }
+}
+
+/// Copies exactly `len` bytes from `r` to `w` (`None`: discards them)
+/// through `buf`; `Ok(false)` if the budget ran out first.
+async fn copy_exact<R, W>(
+    r: &mut R,
+    mut w: Option<&mut W>,
+    len: u64,
+    buf: &mut [u8],
+    budget: &mut Option<usize>,
+) -> io::Result<bool>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut left = len;
+    while left > 0 {
+        let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+        let n = r.read(&mut buf[..want]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        left -= n as u64;
+        if let Some(w) = w.as_mut() {
+            if !write_limited(w, &buf[..n], budget).await? {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 fn request_framing(head: &Head) -> Framing {
