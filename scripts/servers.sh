@@ -245,7 +245,9 @@ _servers_is_ours() {
     stat="$(cat "/proc/${pid}/stat" 2>/dev/null)" || return 1
     stat="${stat##*) }"
     [[ "${stat%% *}" != "Z" ]] || return 1
-    tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -q -F -- "${mark}"
+    # (Braces: a process that exits meanwhile makes the redirection itself
+    # fail, and that message must not reach the terminal either.)
+    { tr '\0' ' ' <"/proc/${pid}/cmdline"; } 2>/dev/null | grep -q -F -- "${mark}"
 }
 
 # Stop every server listed in target/test-servers/pids. Safe to call twice,
