@@ -439,6 +439,15 @@ impl<S: Storage> Cached<S> {
         self.disk.as_deref().map_or(0, DiskTier::hits)
     }
 
+    /// Waits until the disk tier's background writes that have started
+    /// are done (at once without a tier). Useful in tests, and before
+    /// reading [`disk_bytes`](Self::disk_bytes) as a settled figure.
+    pub async fn settle(&self) {
+        if let Some(disk) = &self.disk {
+            disk.settle().await;
+        }
+    }
+
     /// The storage underneath (reads through it bypass the cache).
     pub fn get_ref(&self) -> &S {
         &self.inner

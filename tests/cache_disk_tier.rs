@@ -38,7 +38,9 @@ async fn cache(dir: &Path, disk_blocks: u64) -> seerstore::Result<Cached<ObjectS
         .await
 }
 
-/// Reads every block of `key` one by one and checks it against `expected`.
+/// Reads every block of `key` one by one and checks it against
+/// `expected`, letting each block's write to the disk tier finish before
+/// the next read (so that none is skipped for too many in flight).
 async fn read_all(storage: &Cached<ObjectStorage>, key: &str, expected: &Bytes) {
     for i in 0..BLOCKS {
         let range = i * BLOCK..(i + 1) * BLOCK;
@@ -48,20 +50,7 @@ async fn read_all(storage: &Cached<ObjectStorage>, key: &str, expected: &Bytes) 
             expected.slice(range.start as usize..range.end as usize),
             "block {i}"
         );
-    }
-}
-
-/// Waits until the tier's weight stops changing (the background fills
-/// have landed).
-async fn settle(storage: &Cached<ObjectStorage>) {
-    let mut last = u64::MAX;
-    for _ in 0..200 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let now = storage.disk_bytes();
-        if now == last {
-            return;
-        }
-        last = now;
+        storage.settle().await;
     }
 }
 
@@ -82,7 +71,7 @@ async fn blocks_evicted_from_memory_are_read_from_disk() -> seerstore::Result<()
     storage.write("L1/000001.sst", data.clone()).await?;
     read_all(&storage, "L1/000001.sst", &data).await;
     assert_eq!(storage.blocks_fetched(), BLOCKS);
-    settle(&storage).await;
+    storage.settle().await;
     assert_eq!(storage.disk_bytes(), BLOCKS * FILE_WEIGHT);
     // Memory holds 2 blocks: the second pass is served by the disk tier.
     read_all(&storage, "L1/000001.sst", &data).await;
@@ -107,7 +96,7 @@ async fn the_tier_stays_within_its_bytes() -> seerstore::Result<()> {
     let data = object(2);
     storage.write("big.sst", data.clone()).await?;
     read_all(&storage, "big.sst", &data).await;
-    settle(&storage).await;
+    storage.settle().await;
     let tier = storage.disk_tier_dir().expect("a tier").to_owned();
     println!(
         "disk tier of 10 blocks: {} bytes, {} files after 64 blocks",
@@ -129,7 +118,7 @@ async fn a_write_through_the_cache_is_never_hidden_by_old_files() -> seerstore::
     let (old, new) = (object(3), object(4));
     storage.write("L0/5.sst", old.clone()).await?;
     read_all(&storage, "L0/5.sst", &old).await;
-    settle(&storage).await;
+    storage.settle().await;
     storage.write("L0/5.sst", new.clone()).await?;
     read_all(&storage, "L0/5.sst", &new).await;
     assert_eq!(storage.read("L0/5.sst").await?, new);
@@ -146,7 +135,7 @@ async fn a_missing_or_damaged_file_is_only_a_miss() -> seerstore::Result<()> {
     let data = object(5);
     storage.write("x.sst", data.clone()).await?;
     read_all(&storage, "x.sst", &data).await;
-    settle(&storage).await;
+    storage.settle().await;
     let tier = storage.disk_tier_dir().expect("a tier").to_owned();
     // Damage every file: half removed, half cut short or grown.
     for (n, entry) in std::fs::read_dir(&tier).map_err(io)?.flatten().enumerate() {

@@ -219,20 +219,21 @@ async fn clones_share_the_bound() -> seerstore::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_for_a_slot_is_not_part_of_the_attempt() -> seerstore::Result<()> {
-    // 20 reads queue behind one slot, 10 ms each: the last waits ~190 ms,
-    // far over the 40 ms attempt timeout; none may time out or retry.
+    // 50 reads queue behind one slot, 10 ms each: the last waits ~490 ms,
+    // far over the 250 ms attempt timeout; none may time out or retry (an
+    // attempt itself would need 240 ms of scheduling delay to).
     let gauge = Arc::new(Gauge::new(Duration::from_millis(10)));
     let storage = Arc::new(
         ObjectStorage::new(gauge.clone())
             .with_max_concurrency(1)
             .with_retry(
-                RetryConfig::default().with_attempt_timeout(Some(Duration::from_millis(40))),
+                RetryConfig::default().with_attempt_timeout(Some(Duration::from_millis(250))),
             ),
     );
     storage.write("k", Bytes::from_static(b"value")).await?;
     let before = gauge.calls.load(Ordering::SeqCst);
     let mut tasks = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..50 {
         let storage = storage.clone();
         tasks.push(tokio::spawn(async move { storage.read("k").await }));
     }
@@ -241,7 +242,7 @@ async fn waiting_for_a_slot_is_not_part_of_the_attempt() -> seerstore::Result<()
     }
     assert_eq!(
         gauge.calls.load(Ordering::SeqCst) - before,
-        20,
+        50,
         "reads were retried"
     );
     assert_eq!(gauge.max(), 1);

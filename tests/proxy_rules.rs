@@ -125,14 +125,14 @@ async fn the_fault_window_closes_and_the_lifetime_ends_the_proxy() {
     let Some(upstream) = moto() else { return };
     let mut config =
         ProxyConfig::new(upstream, 1).rule(Rule::new(Trigger::Fraction(1.0), Fault::Status(500)));
-    config.fault_window = Duration::from_millis(300);
-    config.lifetime = Duration::from_millis(900);
+    config.fault_window = Duration::from_millis(1000);
+    config.lifetime = Duration::from_millis(2500);
     let proxy = Proxy::start(config).await.expect("proxy");
     let mut client = Client::connect(&proxy).await.expect("connect");
     assert_eq!(client.get("/").await, Some(500));
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(client.get("/").await, Some(200), "faulted after its window");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     // Past its lifetime: no answer on any connection, new ones refused.
     assert_eq!(client.get("/").await, None);
     assert!(Client::connect(&proxy).await.is_err(), "still accepting");

@@ -93,6 +93,8 @@ pub(super) struct DiskTier {
     _lock: File,
     index: Index,
     fills: AtomicUsize,
+    /// Woken when `fills` drops to 0.
+    idle: tokio::sync::Notify,
     hits: AtomicU64,
     next_temp: AtomicU64,
 }
@@ -144,6 +146,7 @@ impl DiskTier {
             _lock: lock,
             index,
             fills: AtomicUsize::new(0),
+            idle: tokio::sync::Notify::new(),
             hits: AtomicU64::new(0),
             next_temp: AtomicU64::new(0),
         })
@@ -202,6 +205,19 @@ impl DiskTier {
             .collect()
     }
 
+    /// Waits until no fill is running.
+    pub(super) async fn settle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.fills.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Takes a fill slot, or `None` when [`MAX_FILLS`] are running.
     pub(super) fn start_fill(self: &Arc<Self>) -> Option<FillSlot> {
         let running = self.fills.fetch_add(1, Ordering::AcqRel);
@@ -247,7 +263,9 @@ impl FillSlot {
 
 impl Drop for FillSlot {
     fn drop(&mut self) {
-        self.0.fills.fetch_sub(1, Ordering::AcqRel);
+        if self.0.fills.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
     }
 }
 
