@@ -50,9 +50,9 @@
 //!   onto itself only checks that it exists.
 //! * **Reads** pair metadata (`head`) with data (`read_range`) from two
 //!   calls. Where the backend has versions, the version is checked again
-//!   after the data: an object replaced in between is read again (up to 3
-//!   times) for reads up to 8 MiB, and ends a longer stream with an error
-//!   rather than mixing two versions.
+//!   after the data: an object replaced in between is read again (up to 16
+//!   times, with a short growing pause between) for reads up to 8 MiB, and
+//!   ends a longer stream with an error rather than mixing two versions.
 //!
 //! # What is not supported
 //!
@@ -98,8 +98,10 @@ use crate::storage::{ObjectMeta, Storage, StorageWriter, WriteMode};
 const STORE: &str = "seerstore";
 /// Reads and copies larger than this are streamed in ranges of this size.
 const CHUNK: u64 = 8 * 1024 * 1024;
-/// How often a small read is retried when the object is replaced under it.
-const CONSISTENT_READ_ATTEMPTS: usize = 3;
+/// How often a small read is tried when the object keeps being replaced
+/// under it (object_store's own suite has 5 writers increment one object;
+/// with 3 attempts a loaded machine saw a read lose all of them).
+const CONSISTENT_READ_ATTEMPTS: u32 = 16;
 /// Listed objects buffered ahead of the consumer.
 const LIST_BUFFER: usize = 64;
 /// Deletes of one `delete_stream` running at once.
@@ -154,7 +156,14 @@ impl ObjectStoreAdapter {
     /// Head, conditions, then the data (see the module docs on consistency).
     async fn get_inner(&self, location: &Path, options: GetOptions) -> OsResult<GetResult> {
         let key = location.as_ref();
-        for _ in 0..CONSISTENT_READ_ATTEMPTS {
+        for attempt in 0..CONSISTENT_READ_ATTEMPTS {
+            if attempt > 0 {
+                // Let the writers racing this read get ahead of it.
+                tokio::time::sleep(std::time::Duration::from_micros(
+                    100 * u64::from(attempt.min(20)),
+                ))
+                .await;
+            }
             let meta = self.inner.head(key).await.map_err(to_os_error)?;
             let os_meta = to_os_meta(location.clone(), &meta);
             if let Some(version) = &options.version {
