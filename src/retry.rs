@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::{Error, Operation, Result};
 
@@ -178,9 +178,9 @@ impl RetryState {
 /// retryable); only errors with [`Error::is_retryable`] are retried.
 ///
 /// Each attempt holds a permit of `limit` (when given) from before it
-/// starts until it ends. Waiting for the permit is not part
-/// of the attempt: the attempt timeout starts once the permit is held, and
-/// no permit is held during the delays between attempts.
+/// starts until it ends. Waiting for the permit is not part of the
+/// attempt: the attempt timeout starts once the permit is held, and no
+/// permit is held during the delays between attempts.
 pub(crate) async fn retry<T, F, Fut>(
     config: &RetryConfig,
     limit: Option<&Semaphore>,
@@ -202,11 +202,7 @@ where
     let operation = || {
         let this_attempt = number.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         async move {
-            // The semaphore is never closed, so acquiring cannot fail.
-            let _permit = match limit {
-                Some(limit) => limit.acquire().await.ok(),
-                None => None,
-            };
+            let _permit = permit(limit).await;
             crate::trace::record_attempt(this_attempt);
             count_attempt(op);
             let fut = match attempt.lock() {
@@ -238,6 +234,15 @@ where
         on_retry(op, failed, &err, delay);
     };
     backoff::future::retry_notify(config.policy(), operation, notify).await
+}
+
+/// A slot of `limit`, if there is a limit; held until dropped. (The
+/// semaphore is never closed, so acquiring cannot fail.)
+pub(crate) async fn permit(limit: Option<&Semaphore>) -> Option<SemaphorePermit<'_>> {
+    match limit {
+        Some(limit) => limit.acquire().await.ok(),
+        None => None,
+    }
 }
 
 /// Counts one attempt of `op` (metric `seerstore_attempts_total`).

@@ -695,10 +695,7 @@ impl ListState {
             // A slot while the next entry is awaited (which may send a
             // request for the next page); never while the caller holds the
             // stream or during the delay before a retry.
-            let permit = match storage.limit() {
-                Some(limit) => limit.acquire().await.ok(),
-                None => None,
-            };
+            let permit = crate::retry::permit(storage.limit()).await;
             let next = match storage.retry.attempt_timeout {
                 Some(timeout) => match tokio::time::timeout(timeout, self.inner.next()).await {
                     Ok(next) => next

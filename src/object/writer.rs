@@ -364,10 +364,7 @@ async fn bounded<T>(
     timeout: Option<std::time::Duration>,
     request: impl std::future::Future<Output = object_store::Result<T>>,
 ) -> object_store::Result<T> {
-    let _permit = match limit {
-        Some(limit) => limit.acquire().await.ok(),
-        None => None,
-    };
+    let _permit = crate::retry::permit(limit).await;
     let Some(timeout) = timeout else {
         return request.await;
     };
@@ -449,10 +446,7 @@ async fn complete_numbered(
     match completed {
         Ok(result) => Ok(meta(result.e_tag.as_deref(), result.version.as_deref())),
         Err(e) if attempts.load(Ordering::Relaxed) > 1 && !e.is_retryable() => {
-            let _permit = match limit {
-                Some(limit) => limit.acquire().await.ok(),
-                None => None,
-            };
+            let _permit = crate::retry::permit(limit).await;
             match super::store_head(store, location).await {
                 Ok(head) if head.size == size => {
                     Ok(meta(head.e_tag.as_deref(), head.version.as_deref()))
@@ -476,10 +470,7 @@ async fn abort(
     tasks.abort_all();
     match sink {
         Sink::Generic(mut generic) => {
-            let _permit = match limit {
-                Some(limit) => limit.acquire().await.ok(),
-                None => None,
-            };
+            let _permit = crate::retry::permit(limit).await;
             generic
                 .abort()
                 .await
