@@ -94,6 +94,8 @@ mod open;
 pub mod path;
 mod probe;
 mod retry;
+#[cfg(any(feature = "conformance", feature = "testing"))]
+mod rng;
 mod storage;
 mod trace;
 

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::{Error, Operation};
+use crate::rng::XorShift;
 
 /// The error a [`FaultRule`] injects. Each kind maps onto the [`Error`]
 /// variant a real backend would return, so retry and recovery code sees
@@ -244,37 +245,6 @@ impl fmt::Display for FaultRule {
     }
 }
 
-/// xorshift64* — tiny, deterministic, good enough to spread faults.
-#[derive(Debug, Clone)]
-pub(crate) struct XorShift(u64);
-
-impl XorShift {
-    /// A generator for the rule at `index` of an injector seeded `seed`
-    /// (splitmix64 of both, so neighbouring seeds give unrelated streams).
-    pub(crate) fn new(seed: u64, index: u64) -> Self {
-        let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Self(if z == 0 { 0x2545_F491_4F6C_DD1D } else { z })
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A uniform draw in `[0, 1)`.
-    pub(crate) fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// A rule with its state: matching calls seen, hits, generator.
 #[derive(Debug, Clone)]
 pub(crate) struct RuleState {
@@ -290,7 +260,7 @@ impl RuleState {
             rule,
             seen: 0,
             hits: 0,
-            rng: XorShift::new(seed, index),
+            rng: XorShift::stream(seed, index),
         }
     }
 

@@ -209,28 +209,8 @@ pub(super) static ALL: &[Check] = &[
     ),
 ];
 
-/// Deterministic pseudo-random numbers (xorshift64*), so failures repeat.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// A number in `0..bound` (`bound > 0`).
-    pub(crate) fn below(&mut self, bound: u64) -> u64 {
-        self.next_u64() % bound
-    }
-}
+/// Deterministic pseudo-random numbers, so failures repeat.
+pub(crate) use crate::rng::XorShift as Rng;
 
 /// `len` bytes that differ for each `seed` and each offset.
 pub(crate) fn pattern(seed: u64, len: usize) -> Bytes {
