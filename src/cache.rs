@@ -99,7 +99,7 @@ use crate::error::{Error, Operation, Result};
 use crate::path::validate_path;
 
 mod disk;
-use crate::storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+use crate::storage::{check_order, check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
 use disk::DiskTier;
 
 /// Default block size: 64 KiB.
@@ -781,14 +781,7 @@ impl<S: Storage> Storage for Cached<S> {
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
         let op = Operation::ReadRange;
         validate_path(op, path)?;
-        if range.start > range.end {
-            return Err(Error::InvalidRange {
-                op,
-                path: path.to_owned(),
-                range,
-                size: None,
-            });
-        }
+        check_order(op, path, std::slice::from_ref(&range))?;
         let ranges = std::slice::from_ref(&range);
         match self.cached_ranges(op, path, ranges).await? {
             Some(mut out) => Ok(out.pop().unwrap_or_default()),
@@ -802,14 +795,7 @@ impl<S: Storage> Storage for Cached<S> {
         if ranges.is_empty() {
             return Ok(Vec::new());
         }
-        if let Some(bad) = ranges.iter().find(|r| r.start > r.end) {
-            return Err(Error::InvalidRange {
-                op,
-                path: path.to_owned(),
-                range: bad.clone(),
-                size: None,
-            });
-        }
+        check_order(op, path, ranges)?;
         match self.cached_ranges(op, path, ranges).await? {
             Some(out) => Ok(out),
             None => self.inner.read_ranges(path, ranges).await,

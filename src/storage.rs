@@ -77,6 +77,20 @@ impl ObjectMeta {
     }
 }
 
+/// Refuses the first range of `ranges` whose start is after its end, before
+/// the object's size is known ([`Error::InvalidRange`] with `size: None`).
+pub(crate) fn check_order(op: Operation, path: &str, ranges: &[Range<u64>]) -> Result<()> {
+    match ranges.iter().find(|r| r.start > r.end) {
+        Some(bad) => Err(Error::InvalidRange {
+            op,
+            path: path.to_owned(),
+            range: bad.clone(),
+            size: None,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Checks `range` against an object of `size` bytes: `Ok` when
 /// `start <= end <= size`, otherwise [`Error::InvalidRange`] carrying the size.
 pub fn check_range(op: Operation, path: &str, range: &Range<u64>, size: u64) -> Result<()> {

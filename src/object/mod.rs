@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::{Error, Operation, Result};
 use crate::retry::{retry, RetryConfig, RetryState};
-use crate::storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+use crate::storage::{check_order, check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
 
 pub(crate) use classify::from_object_store;
 use keys::{decode_version, encode_version, Prefix};
@@ -465,14 +465,7 @@ impl Storage for ObjectStorage {
         crate::trace::traced("object_store", Operation::ReadRange, path, async move {
             let op = Operation::ReadRange;
             let location = self.prefix.object_path(op, path)?;
-            if range.start > range.end {
-                return Err(Error::InvalidRange {
-                    op,
-                    path: path.to_owned(),
-                    range,
-                    size: None,
-                });
-            }
+            check_order(op, path, std::slice::from_ref(&range))?;
             if range.start == range.end {
                 let size = self.head_location(op, path, &location).await?.size;
                 check_range(op, path, &range, size)?;
@@ -487,14 +480,7 @@ impl Storage for ObjectStorage {
         crate::trace::traced("object_store", Operation::ReadRanges, path, async move {
             let op = Operation::ReadRanges;
             let location = self.prefix.object_path(op, path)?;
-            if let Some(bad) = ranges.iter().find(|r| r.start > r.end) {
-                return Err(Error::InvalidRange {
-                    op,
-                    path: path.to_owned(),
-                    range: bad.clone(),
-                    size: None,
-                });
-            }
+            check_order(op, path, ranges)?;
             if ranges.is_empty() {
                 return Ok(Vec::new());
             }

@@ -214,15 +214,7 @@ async fn cat(storage: &dyn Storage, key: &str, range: Option<RangeArg>) -> Resul
         None => 0..size,
         Some(RangeArg { start, end }) => start.unwrap_or(0)..end.unwrap_or(size),
     };
-    if range.start > range.end || range.end > size {
-        return Err(seerstore::Error::InvalidRange {
-            op: seerstore::Operation::ReadRange,
-            path: key.to_owned(),
-            range,
-            size: Some(size),
-        }
-        .into());
-    }
+    seerstore::check_range(seerstore::Operation::ReadRange, key, &range, size)?;
     let mut stdout = tokio::io::stdout();
     let mut at = range.start;
     while at < range.end {
