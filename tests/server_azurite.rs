@@ -6,26 +6,10 @@ mod common_servers;
 
 use std::sync::Arc;
 
-use common_servers::{conformance, probe_agrees, unique_prefix, var};
+use common_servers::{conformance, probe_agrees, unique_prefix, Server};
 use object_store::azure::MicrosoftAzureBuilder;
 use seerstore::conformance::Capabilities;
 use seerstore::ObjectStorage;
-
-struct Azurite {
-    endpoint: String,
-    container: String,
-    account: String,
-    key: String,
-}
-
-fn azurite() -> Option<Azurite> {
-    Some(Azurite {
-        endpoint: var("Azurite", "AZURITE_ENDPOINT")?,
-        container: var("Azurite", "AZURITE_CONTAINER")?,
-        account: var("Azurite", "AZURITE_ACCOUNT")?,
-        key: var("Azurite", "AZURITE_KEY")?,
-    })
-}
 
 /// Azurite keeps every promise (it reports a missing blob's delete as
 /// NotFound, which seerstore turns into `Ok`).
@@ -35,32 +19,31 @@ fn caps() -> Capabilities {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azurite_through_open_url() -> seerstore::Result<()> {
-    let Some(a) = azurite() else { return Ok(()) };
-    let prefix = unique_prefix("open");
-    let url = format!("az://{}/{prefix}", a.container);
-    let storage = seerstore::open_with(
-        &url,
-        [
-            ("endpoint", a.endpoint.as_str()),
-            ("allow_http", "true"),
-            ("account_name", a.account.as_str()),
-            ("access_key", a.key.as_str()),
-        ],
-    )
-    .await?;
+    let Some(a) = Server::azurite() else {
+        return Ok(());
+    };
+    let storage = a.open(a.endpoint(), &unique_prefix("open"), &[]).await;
     conformance("Azurite via open", storage, caps()).await;
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azurite_through_hand_built_client() -> seerstore::Result<()> {
-    let Some(a) = azurite() else { return Ok(()) };
+    let Some(Server::Azure {
+        endpoint,
+        container,
+        account,
+        key,
+    }) = Server::azurite()
+    else {
+        return Ok(());
+    };
     let store = MicrosoftAzureBuilder::new()
-        .with_endpoint(a.endpoint.clone())
+        .with_endpoint(endpoint)
         .with_allow_http(true)
-        .with_account(&a.account)
-        .with_access_key(&a.key)
-        .with_container_name(&a.container)
+        .with_account(&account)
+        .with_access_key(&key)
+        .with_container_name(&container)
         .with_http_connector(seerstore::http::StatusConnector)
         .with_retry(object_store::RetryConfig {
             max_retries: 0,
@@ -76,18 +59,10 @@ async fn azurite_through_hand_built_client() -> seerstore::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azurite_probe_agrees_with_declared_capabilities() -> seerstore::Result<()> {
-    let Some(a) = azurite() else { return Ok(()) };
-    let url = format!("az://{}/{}", a.container, unique_prefix("probe"));
-    let storage = seerstore::open_with(
-        &url,
-        [
-            ("endpoint", a.endpoint.as_str()),
-            ("allow_http", "true"),
-            ("account_name", a.account.as_str()),
-            ("access_key", a.key.as_str()),
-        ],
-    )
-    .await?;
+    let Some(a) = Server::azurite() else {
+        return Ok(());
+    };
+    let storage = a.open(a.endpoint(), &unique_prefix("probe"), &[]).await;
     probe_agrees("Azurite", &*storage, &caps()).await;
     Ok(())
 }
