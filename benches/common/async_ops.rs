@@ -214,29 +214,16 @@ impl Ctx {
                     .expect("dir fsync");
             }
             (Workload::List, Peer::Seerstore) => {
-                let mut stream = seer.list(LIST_PREFIX);
-                let mut count = 0usize;
-                while let Some(meta) = stream.next().await {
-                    if count == 0 {
-                        first.push(start.elapsed());
-                    }
-                    std::hint::black_box(meta.expect("list").size);
-                    count += 1;
-                }
-                assert_eq!(count, o.keys);
+                let sizes = seer.list(LIST_PREFIX).map(|m| m.expect("list").size);
+                assert_eq!(drain_listing(sizes, start, first).await, o.keys);
             }
             (Workload::List, Peer::ObjectStore) => {
                 let prefix = object_store::path::Path::from(LIST_PREFIX);
-                let mut stream = self.object_store.list(Some(&prefix));
-                let mut count = 0usize;
-                while let Some(meta) = stream.next().await {
-                    if count == 0 {
-                        first.push(start.elapsed());
-                    }
-                    std::hint::black_box(meta.expect("list").size);
-                    count += 1;
-                }
-                assert_eq!(count, o.keys);
+                let sizes = self
+                    .object_store
+                    .list(Some(&prefix))
+                    .map(|m| m.expect("list").size);
+                assert_eq!(drain_listing(sizes, start, first).await, o.keys);
             }
             (Workload::List, Peer::TokioFs) => {
                 let mut count = 0usize;
@@ -261,4 +248,23 @@ impl Ctx {
             (workload, peer) => panic!("{} does not run {}", peer.name(), workload.name()),
         }
     }
+}
+
+/// Counts the entries of a listing (their sizes are read), noting in
+/// `first` when the first one arrived.
+async fn drain_listing(
+    sizes: impl futures::Stream<Item = u64>,
+    start: Instant,
+    first: &mut Vec<Duration>,
+) -> usize {
+    let mut sizes = std::pin::pin!(sizes);
+    let mut count = 0usize;
+    while let Some(size) = sizes.next().await {
+        if count == 0 {
+            first.push(start.elapsed());
+        }
+        std::hint::black_box(size);
+        count += 1;
+    }
+    count
 }
