@@ -569,26 +569,34 @@ impl<S: Storage> Cached<S> {
             }
         }
         if let Some(disk) = &self.disk {
-            // Claimed blocks the disk tier holds: read on the blocking pool.
-            let (on_disk, rest): (Vec<_>, Vec<_>) = claimed
-                .into_iter()
-                .partition(|(index, _)| disk.contains((entry.epoch, *index)));
-            claimed = rest;
+            // Claimed blocks the disk tier holds, at their length: read on
+            // the blocking pool.
+            let mut on_disk = Vec::new();
+            let mut keys = Vec::new();
+            for (index, guard) in std::mem::take(&mut claimed) {
+                let key = (entry.epoch, index);
+                let expected = self.block_range(index, size);
+                match disk.len_of(key) {
+                    Some(len) if len == expected.end - expected.start => {
+                        keys.push((key, len));
+                        on_disk.push((index, guard));
+                    }
+                    _ => claimed.push((index, guard)),
+                }
+            }
             if !on_disk.is_empty() {
-                let keys: Vec<BlockKey> = on_disk.iter().map(|(i, _)| (entry.epoch, *i)).collect();
                 let tier = Arc::clone(disk);
                 let read = tokio::task::spawn_blocking(move || tier.read_blocking(&keys))
                     .await
                     .unwrap_or_default();
                 let mut read = read.into_iter();
                 for (index, guard) in on_disk {
-                    let expected = self.block_range(index, size);
                     match read.next().flatten() {
-                        Some(block) if block.len() as u64 == expected.end - expected.start => {
+                        Some(block) => {
                             let _ = guard.insert(block.clone());
                             found.insert(index, block);
                         }
-                        _ => claimed.push((index, guard)),
+                        None => claimed.push((index, guard)),
                     }
                 }
                 claimed.sort_unstable_by_key(|(index, _)| *index);

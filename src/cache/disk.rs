@@ -167,18 +167,18 @@ impl DiskTier {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// Whether the tier holds block `key` (a lookup in memory; the file
-    /// may still be gone when read).
-    pub(super) fn contains(&self, key: BlockKey) -> bool {
-        self.index.get(&key).is_some()
+    /// The length of block `key` if the tier holds it (a lookup in memory;
+    /// the file may still be gone when read).
+    pub(super) fn len_of(&self, key: BlockKey) -> Option<u64> {
+        self.index.get(&key)
     }
 
-    /// Reads blocks `keys` from their files; `None` for each that is
-    /// missing or not of the recorded length. Blocking.
-    pub(super) fn read_blocking(&self, keys: &[BlockKey]) -> Vec<Option<Bytes>> {
+    /// Reads blocks `keys` (with the lengths [`len_of`](Self::len_of)
+    /// gave) from their files; `None` for each that is missing or not of
+    /// that length. Blocking.
+    pub(super) fn read_blocking(&self, keys: &[(BlockKey, u64)]) -> Vec<Option<Bytes>> {
         keys.iter()
-            .map(|&key| {
-                let len = self.index.get(&key)?;
+            .map(|&(key, len)| {
                 let mut buf = vec![0u8; usize::try_from(len).ok()?];
                 let read = File::open(file_path(&self.dir, key))
                     .and_then(|mut file| file.read_exact(&mut buf).map(|()| file))
