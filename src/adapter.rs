@@ -227,6 +227,20 @@ impl ObjectStoreAdapter {
         )))
     }
 
+    /// A copy or rename (`what`) of `path` onto itself: the object must
+    /// exist, and `create` refuses it (the destination exists); nothing
+    /// changes.
+    async fn onto_itself(&self, path: &Path, create: bool, what: &str) -> OsResult<()> {
+        self.inner.head(path.as_ref()).await.map_err(to_os_error)?;
+        if create {
+            return Err(object_store::Error::AlreadyExists {
+                path: path.to_string(),
+                source: format!("{what} onto itself").into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Copies `from` to `to`; `create` refuses an existing destination.
     async fn copy_inner(&self, from: &Path, to: &Path, create: bool) -> OsResult<()> {
         let (from, to) = (from.as_ref(), to.as_ref());
@@ -429,14 +443,7 @@ impl ObjectStore for ObjectStoreAdapter {
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> OsResult<()> {
         let create = matches!(options.mode, CopyMode::Create);
         if from == to {
-            self.inner.head(from.as_ref()).await.map_err(to_os_error)?;
-            if create {
-                return Err(object_store::Error::AlreadyExists {
-                    path: to.to_string(),
-                    source: "copy onto itself".into(),
-                });
-            }
-            return Ok(());
+            return self.onto_itself(from, create, "copy").await;
         }
         self.copy_inner(from, to, create).await
     }
@@ -446,14 +453,7 @@ impl ObjectStore for ObjectStoreAdapter {
         if from == to {
             // Copy then delete would delete the object: renaming onto itself
             // changes nothing.
-            self.inner.head(from.as_ref()).await.map_err(to_os_error)?;
-            if create {
-                return Err(object_store::Error::AlreadyExists {
-                    path: to.to_string(),
-                    source: "rename onto itself".into(),
-                });
-            }
-            return Ok(());
+            return self.onto_itself(from, create, "rename").await;
         }
         self.copy_inner(from, to, create).await?;
         self.inner.delete(from.as_ref()).await.map_err(to_os_error)
