@@ -4,30 +4,14 @@
 //! `LocalStorage::settle` waits for the blocking tasks that outlive their
 //! futures, so the checks are deterministic.
 
-use std::path::Path;
+mod support;
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use seerstore::{LocalStorage, Storage};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn count_temp_files(dir: &Path) -> std::io::Result<usize> {
-    let mut count = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            count += count_temp_files(&entry.path())?;
-        } else if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".seerstore-tmp")
-        {
-            count += 1;
-        }
-    }
-    Ok(count)
-}
 
 #[tokio::test]
 async fn dropped_writer_leaves_nothing() -> TestResult {
@@ -37,10 +21,10 @@ async fn dropped_writer_leaves_nothing() -> TestResult {
     for _ in 0..3 {
         writer.write(Bytes::from(vec![1u8; 1 << 20])).await?;
     }
-    assert_eq!(count_temp_files(tmp.path())?, 1);
+    assert_eq!(support::temp_files(tmp.path())?.len(), 1);
     drop(writer);
     storage.settle().await;
-    assert_eq!(count_temp_files(tmp.path())?, 0);
+    assert_eq!(support::temp_files(tmp.path())?.len(), 0);
     assert!(!storage.exists("L0/dropped").await?);
     Ok(())
 }
@@ -55,9 +39,9 @@ fn writer_dropped_outside_a_runtime_cleans_up_inline() -> TestResult {
         writer.write(Bytes::from_static(b"abc")).await?;
         Ok::<_, seerstore::Error>((storage, writer))
     })?;
-    assert_eq!(count_temp_files(tmp.path())?, 1);
+    assert_eq!(support::temp_files(tmp.path())?.len(), 1);
     drop(writer); // no runtime is current here
-    assert_eq!(count_temp_files(tmp.path())?, 0);
+    assert_eq!(support::temp_files(tmp.path())?.len(), 0);
     drop(storage);
     Ok(())
 }
@@ -70,7 +54,7 @@ async fn aborted_writer_leaves_nothing() -> TestResult {
     let mut writer = storage.writer("k").await?;
     writer.write(Bytes::from(vec![2u8; 3 << 20])).await?;
     writer.abort().await?;
-    assert_eq!(count_temp_files(tmp.path())?, 0);
+    assert_eq!(support::temp_files(tmp.path())?.len(), 0);
     assert_eq!(storage.read("k").await?, "old");
     Ok(())
 }
@@ -91,7 +75,7 @@ async fn cancelled_writer_write_poisons_the_writer() -> TestResult {
         assert_eq!(storage.read("k").await?.len(), 4 << 20);
     }
     storage.settle().await;
-    assert_eq!(count_temp_files(tmp.path())?, 0);
+    assert_eq!(support::temp_files(tmp.path())?.len(), 0);
     Ok(())
 }
 
@@ -118,7 +102,7 @@ async fn cancelled_writes_are_whole_or_absent() -> TestResult {
     }
     storage.settle().await;
     assert!(cancelled > 0, "a zero timeout should cancel some writes");
-    assert_eq!(count_temp_files(tmp.path())?, 0);
+    assert_eq!(support::temp_files(tmp.path())?.len(), 0);
     for i in 1..20u8 {
         match storage.read(&format!("w/{i}")).await {
             Ok(data) => assert_eq!(data, vec![i; 2 << 20]),

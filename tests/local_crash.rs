@@ -7,7 +7,8 @@
 //! crash_child_writes_forever` and `CHILD_ROOT_ENV` set; run normally, that
 //! test is a no-op.
 
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -33,23 +34,6 @@ fn version(n: u64) -> Vec<u8> {
         i += 1;
     }
     data
-}
-
-fn temp_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            temp_files(&entry.path(), out)?;
-        } else if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".seerstore-tmp")
-        {
-            out.push(entry.path());
-        }
-    }
-    Ok(())
 }
 
 /// A small seeded generator (xorshift64*), so the kill moments repeat.
@@ -131,8 +115,7 @@ async fn sigkill_leaves_old_or_new_and_open_sweeps() -> TestResult {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        let mut litter = Vec::new();
-        temp_files(&root, &mut litter)?;
+        let litter = support::temp_files(&root)?;
         eprintln!(
             "round {round}: killed after {delay} ms, {} temp file(s) left",
             litter.len()
@@ -148,8 +131,7 @@ async fn sigkill_leaves_old_or_new_and_open_sweeps() -> TestResult {
     std::fs::create_dir_all(root.join("db/deeper"))?;
     std::fs::write(root.join("db/deeper/.seerstore-tmp.dead.1"), b"litter")?;
     let storage = LocalStorage::open(&root).await?;
-    let mut left = Vec::new();
-    temp_files(&root, &mut left)?;
+    let left = support::temp_files(&root)?;
     assert!(left.is_empty(), "temp files survived the sweep: {left:?}");
     // The sweep removed litter only: the object is still readable.
     let data = storage.read(KEY).await?;

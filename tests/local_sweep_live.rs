@@ -1,29 +1,12 @@
 //! `open`'s sweep removes abandoned temp files but spares the temp file of
 //! a writer that is still running, even in another `LocalStorage` instance.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use bytes::Bytes;
 use seerstore::{LocalStorage, Storage};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-fn temp_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            out.extend(temp_files(&entry.path())?);
-        } else if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".seerstore-tmp")
-        {
-            out.push(entry.path());
-        }
-    }
-    Ok(out)
-}
 
 #[tokio::test]
 async fn sweep_spares_a_live_writer() -> TestResult {
@@ -31,7 +14,7 @@ async fn sweep_spares_a_live_writer() -> TestResult {
     let first = LocalStorage::open(tmp.path()).await?;
     let mut writer = first.writer("L1/big.sst").await?;
     writer.write(Bytes::from(vec![7u8; 2 << 20])).await?; // past the buffer: on disk
-    let live = temp_files(tmp.path())?;
+    let live = support::temp_files(tmp.path())?;
     assert_eq!(live.len(), 1, "the writer's temp file: {live:?}");
 
     let dead = tmp.path().join("L1/.seerstore-tmp.crashed.42");
@@ -49,6 +32,6 @@ async fn sweep_spares_a_live_writer() -> TestResult {
     assert_eq!(data.len(), (2 << 20) + 4);
     assert!(data[..2 << 20].iter().all(|&b| b == 7));
     assert_eq!(&data[2 << 20..], b"tail");
-    assert!(temp_files(tmp.path())?.is_empty());
+    assert!(support::temp_files(tmp.path())?.is_empty());
     Ok(())
 }

@@ -10,6 +10,8 @@
 //! The child is this test binary, re-executed with `--exact torture_child`
 //! and `CHILD_ROOT_ENV` set; run normally, that test is a no-op.
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -183,22 +185,6 @@ fn replay(log: &Path) -> std::io::Result<(HashMap<usize, KeyState>, u64)> {
     Ok((states, acks))
 }
 
-fn temp_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            temp_files(&entry.path(), out)?;
-        } else if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".seerstore-tmp")
-        {
-            out.push(entry.path());
-        }
-    }
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_leaves_acked_or_in_flight_state() -> TestResult {
     let tmp = tempfile::tempdir()?;
@@ -234,8 +220,7 @@ async fn sigkill_at_random_moments_leaves_acked_or_in_flight_state() -> TestResu
         child.kill()?; // SIGKILL
         child.wait()?;
 
-        let mut litter = Vec::new();
-        temp_files(&root, &mut litter)?;
+        let litter = support::temp_files(&root)?;
         litter_rounds += usize::from(!litter.is_empty());
 
         let (states, _) = replay(&log)?;
@@ -281,8 +266,7 @@ async fn sigkill_at_random_moments_leaves_acked_or_in_flight_state() -> TestResu
         }
         // Reopening sweeps what the killed child left.
         drop(LocalStorage::open(&root).await?);
-        let mut left = Vec::new();
-        temp_files(&root, &mut left)?;
+        let left = support::temp_files(&root)?;
         assert!(
             left.is_empty(),
             "round {round}: temp files survived: {left:?}"

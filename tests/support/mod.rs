@@ -403,3 +403,21 @@ pub fn data(len: usize, seed: u8) -> Bytes {
         .collect::<Vec<u8>>()
         .into()
 }
+
+/// Every unfinished-write temp file (`.seerstore-tmp…`) under `dir`.
+pub fn temp_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            out.extend(temp_files(&entry.path())?);
+        } else if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(seerstore::path::RESERVED_PREFIX)
+        {
+            out.push(entry.path());
+        }
+    }
+    Ok(out)
+}
