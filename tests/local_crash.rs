@@ -36,17 +36,7 @@ fn version(n: u64) -> Vec<u8> {
     data
 }
 
-/// A small seeded generator (xorshift64*), so the kill moments repeat.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
+use support::Rng;
 
 #[test]
 fn crash_child_writes_forever() -> TestResult {

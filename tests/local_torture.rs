@@ -36,20 +36,7 @@ const KEYS: [&str; 6] = [
 const ROUNDS: u64 = 30;
 const LOG: &str = "torture.log";
 
-/// A small seeded generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use support::Rng;
 
 /// Version `seq` of key `k`: a 16-byte header (`seq`, key index, length),
 /// then bytes derived from all three. Sizes from 0 to ~300 KB.

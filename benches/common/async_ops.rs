@@ -102,14 +102,8 @@ impl Ctx {
             (Workload::SstableWriter, Peer::OpenDal) => {
                 let key = format!("w/{}", object_name(self.workload, lane, round, i));
                 let mut writer = self.opendal.writer(&key).await.expect("writer");
-                let mut at = 0;
-                while at < self.payload.len() {
-                    let end = (at + (1 << 20)).min(self.payload.len());
-                    writer
-                        .write(self.payload.slice(at..end))
-                        .await
-                        .expect("write");
-                    at = end;
+                for chunk in mib_chunks(&self.payload) {
+                    writer.write(chunk).await.expect("write");
                 }
                 writer.close().await.expect("close");
             }
@@ -166,14 +160,8 @@ impl Ctx {
             (Workload::SstableWriter, Peer::Seerstore) => {
                 let key = format!("w/{}", object_name(self.workload, lane, round, i));
                 let mut writer = seer.writer(&key).await.expect("writer");
-                let mut at = 0;
-                while at < self.payload.len() {
-                    let end = (at + (1 << 20)).min(self.payload.len());
-                    writer
-                        .write(self.payload.slice(at..end))
-                        .await
-                        .expect("write");
-                    at = end;
+                for chunk in mib_chunks(&self.payload) {
+                    writer.write(chunk).await.expect("write");
                 }
                 writer.finish().await.expect("finish");
             }
@@ -267,4 +255,12 @@ async fn drain_listing(
         count += 1;
     }
     count
+}
+
+/// `payload` in 1 MiB slices (the last shorter), as a streaming writer
+/// gets an SSTable.
+fn mib_chunks(payload: &Bytes) -> impl Iterator<Item = Bytes> + '_ {
+    (0..payload.len())
+        .step_by(1 << 20)
+        .map(|at| payload.slice(at..(at + (1 << 20)).min(payload.len())))
 }

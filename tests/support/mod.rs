@@ -421,3 +421,20 @@ pub fn temp_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathB
     }
     Ok(out)
 }
+
+/// A small seeded generator (xorshift64*), so what a test draws repeats.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
