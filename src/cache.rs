@@ -99,7 +99,10 @@ use crate::error::{Error, Operation, Result};
 use crate::path::validate_path;
 
 mod disk;
-use crate::storage::{check_order, check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+use crate::storage::{
+    check_order, check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
+    StorageAppender, StorageWriter, WriteMode,
+};
 use disk::DiskTier;
 
 /// Default block size: 64 KiB.
@@ -276,47 +279,6 @@ impl Drop for WriteGuard<'_> {
         if !self.ended {
             self.shared.end_write(self.path, true);
         }
-    }
-}
-
-/// Rewrites the operation an error names (a read's metadata comes from
-/// `head`, but the error must name the read).
-fn relabel(err: Error, to: Operation) -> Error {
-    match err {
-        Error::NotFound { path, source, .. } => Error::NotFound {
-            op: to,
-            path,
-            source,
-        },
-        Error::InvalidPath { path, reason, .. } => Error::InvalidPath {
-            op: to,
-            path,
-            reason,
-        },
-        Error::Io { path, source, .. } => Error::Io {
-            op: to,
-            path,
-            source,
-        },
-        Error::ObjectStore {
-            path,
-            status,
-            retryable,
-            source,
-            ..
-        } => Error::ObjectStore {
-            op: to,
-            path,
-            status,
-            retryable,
-            source,
-        },
-        Error::Timeout { path, timeout, .. } => Error::Timeout {
-            op: to,
-            path,
-            timeout,
-        },
-        other => other,
     }
 }
 
@@ -514,7 +476,7 @@ impl<S: Storage> Cached<S> {
             },
             None => false,
         };
-        let meta = head.map_err(|e| relabel(e, op))?;
+        let meta = head.map_err(|e| e.relabel(op))?;
         if !ours {
             return Ok(None); // Written meanwhile: this head may be stale.
         }
@@ -883,6 +845,77 @@ impl<S: Storage> Storage for Cached<S> {
 
     async fn sync(&self, path: &str) -> Result<()> {
         self.inner.sync(path).await
+    }
+
+    /// From the cache when the key is cached: the entry's metadata and the
+    /// blocks of that same entry (blocks are keyed by the entry's epoch),
+    /// so data and version always match. Conditions are checked against
+    /// the entry; a key being written is read from the inner storage.
+    async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
+        let op = Operation::ReadWith;
+        validate_path(op, path)?;
+        if let Some(range) = &options.range {
+            check_order(op, path, std::slice::from_ref(range))?;
+        }
+        for _ in 0..READ_ATTEMPTS {
+            let Some(entry) = self.entry(op, path).await? else {
+                break;
+            };
+            options.check_conditions(op, &entry.meta)?;
+            let range = options.range_in(op, path, entry.meta.size)?;
+            let blocks = self
+                .blocks(path, &entry, &self.indexes(std::slice::from_ref(&range)))
+                .await?;
+            if entry.is_valid() {
+                return Ok(ReadResult {
+                    meta: entry.meta.clone(),
+                    data: self.assemble(&range, &blocks),
+                    range,
+                });
+            }
+        }
+        self.inner.read_with(path, options).await
+    }
+
+    fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
+        self.inner.list_with(prefix, options)
+    }
+
+    async fn list_dir(&self, prefix: &str) -> Result<Listing> {
+        self.inner.list_dir(prefix).await
+    }
+
+    async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
+        let guards: Vec<WriteGuard<'_>> = paths
+            .iter()
+            .map(|path| self.shared.begin_write(path))
+            .collect();
+        let result = self.inner.delete_many(paths).await;
+        guards.into_iter().for_each(WriteGuard::end);
+        result
+    }
+
+    async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        let guard = self.shared.begin_write(to);
+        let result = self.inner.copy(from, to, mode).await;
+        guard.end();
+        result
+    }
+
+    async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        let source = self.shared.begin_write(from);
+        let target = self.shared.begin_write(to);
+        let result = self.inner.rename(from, to, mode).await;
+        target.end();
+        source.end();
+        result
+    }
+
+    async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
+        let guard = self.shared.begin_write(path);
+        let result = self.inner.appender(path).await;
+        guard.end();
+        result
     }
 }
 

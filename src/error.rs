@@ -40,6 +40,19 @@ pub enum Operation {
     Sync,
     /// Opening a storage (a URL, a root directory, a builder)
     Open,
+    /// [`Storage::read_with`](crate::Storage::read_with)
+    ReadWith,
+    /// [`Storage::list_dir`](crate::Storage::list_dir)
+    ListDir,
+    /// [`Storage::delete_many`](crate::Storage::delete_many) (each path's
+    /// own result names [`Operation::Delete`])
+    DeleteMany,
+    /// [`Storage::copy`](crate::Storage::copy)
+    Copy,
+    /// [`Storage::rename`](crate::Storage::rename)
+    Rename,
+    /// [`Storage::appender`](crate::Storage::appender) and the appender's calls
+    Append,
 }
 
 impl Operation {
@@ -57,6 +70,12 @@ impl Operation {
             Operation::List => "list",
             Operation::Sync => "sync",
             Operation::Open => "open",
+            Operation::ReadWith => "read_with",
+            Operation::ListDir => "list_dir",
+            Operation::DeleteMany => "delete_many",
+            Operation::Copy => "copy",
+            Operation::Rename => "rename",
+            Operation::Append => "append",
         }
     }
 }
@@ -67,6 +86,7 @@ impl Operation {
         matches!(
             self,
             Operation::Read
+                | Operation::ReadWith
                 | Operation::ReadRange
                 | Operation::ReadRanges
                 | Operation::Head
@@ -143,6 +163,20 @@ pub enum Error {
         path: String,
         /// The version the caller expected.
         expected: String,
+        /// The backend's own error, where there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// `ReadOptions::if_none_match` named the current version: the caller's
+    /// copy is up to date, and no data was read.
+    #[error("{op} {path:?}: not modified (version {version:?} is current)")]
+    NotModified {
+        /// The failed operation.
+        op: Operation,
+        /// The key, relative to the storage root or prefix.
+        path: String,
+        /// The version the caller holds, which is the current one.
+        version: String,
         /// The backend's own error, where there is one.
         #[source]
         source: Option<BoxError>,
@@ -249,6 +283,96 @@ impl Error {
         matches!(self, Error::Precondition { .. })
     }
 
+    /// `ReadOptions::if_none_match` named the current version.
+    pub fn is_not_modified(&self) -> bool {
+        matches!(self, Error::NotModified { .. })
+    }
+
+    /// The same error naming the operation `to` instead (a call built from
+    /// others, such as a read whose metadata came from `head`, reports its
+    /// own name). Errors that name no operation are returned unchanged.
+    pub(crate) fn relabel(self, to: Operation) -> Error {
+        match self {
+            Error::NotFound { path, source, .. } => Error::NotFound {
+                op: to,
+                path,
+                source,
+            },
+            Error::AlreadyExists { path, source, .. } => Error::AlreadyExists {
+                op: to,
+                path,
+                source,
+            },
+            Error::Precondition {
+                path,
+                expected,
+                source,
+                ..
+            } => Error::Precondition {
+                op: to,
+                path,
+                expected,
+                source,
+            },
+            Error::NotModified {
+                path,
+                version,
+                source,
+                ..
+            } => Error::NotModified {
+                op: to,
+                path,
+                version,
+                source,
+            },
+            Error::InvalidPath { path, reason, .. } => Error::InvalidPath {
+                op: to,
+                path,
+                reason,
+            },
+            Error::InvalidRange {
+                path, range, size, ..
+            } => Error::InvalidRange {
+                op: to,
+                path,
+                range,
+                size,
+            },
+            Error::Io { path, source, .. } => Error::Io {
+                op: to,
+                path,
+                source,
+            },
+            Error::ObjectStore {
+                path,
+                status,
+                retryable,
+                source,
+                ..
+            } => Error::ObjectStore {
+                op: to,
+                path,
+                status,
+                retryable,
+                source,
+            },
+            Error::Timeout { path, timeout, .. } => Error::Timeout {
+                op: to,
+                path,
+                timeout,
+            },
+            Error::NotSupported {
+                path, what, source, ..
+            } => Error::NotSupported {
+                op: to,
+                path,
+                what,
+                source,
+            },
+            other @ Error::InvalidUrl { .. } => other,
+        }
+    }
+
     /// Whether retrying the same call may succeed: timeouts, connection
     /// resets and refusals, HTTP 408/429/5xx and S3 `SlowDown`. Permanent
     /// failures (not found, conflicts, bad input, auth) are `false`.
@@ -262,7 +386,7 @@ impl Error {
     }
 
     /// A short, stable name of the variant, for metric labels and trace
-    /// fields: `not_found`, `already_exists`, `precondition`,
+    /// fields: `not_found`, `already_exists`, `precondition`, `not_modified`,
     /// `invalid_path`, `invalid_range`, `io`, `object_store`, `timeout`,
     /// `not_supported`, `invalid_url`. It never carries a message, so
     /// nothing of a URL or a credential.
@@ -271,6 +395,7 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::AlreadyExists { .. } => "already_exists",
             Error::Precondition { .. } => "precondition",
+            Error::NotModified { .. } => "not_modified",
             Error::InvalidPath { .. } => "invalid_path",
             Error::InvalidRange { .. } => "invalid_range",
             Error::Io { .. } => "io",
@@ -295,6 +420,7 @@ impl Error {
             Error::NotFound { op, .. }
             | Error::AlreadyExists { op, .. }
             | Error::Precondition { op, .. }
+            | Error::NotModified { op, .. }
             | Error::InvalidPath { op, .. }
             | Error::InvalidRange { op, .. }
             | Error::Io { op, .. }
@@ -311,6 +437,7 @@ impl Error {
             Error::NotFound { path, .. }
             | Error::AlreadyExists { path, .. }
             | Error::Precondition { path, .. }
+            | Error::NotModified { path, .. }
             | Error::InvalidPath { path, .. }
             | Error::InvalidRange { path, .. }
             | Error::Io { path, .. }

@@ -55,6 +55,7 @@
 use std::fmt;
 use std::ops::Range;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -64,7 +65,10 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 use metrics::{counter, histogram, SharedString};
 
 use crate::error::{Error, Operation, Result};
-use crate::storage::{ObjectMeta, Storage, StorageWriter, WriteMode};
+use crate::storage::{
+    ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage, StorageAppender,
+    StorageWriter, WriteMode,
+};
 
 /// Counter of calls.
 pub const OPERATIONS: &str = "seerstore_operations_total";
@@ -304,6 +308,65 @@ impl<S: Storage> Storage for Instrumented<S> {
     async fn sync(&self, path: &str) -> Result<()> {
         let meter = self.meter(Operation::Sync);
         let outcome = self.inner.sync(path).await;
+        meter.done(outcome.as_ref().err());
+        outcome
+    }
+
+    async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
+        let meter = self.meter(Operation::ReadWith);
+        let outcome = self.inner.read_with(path, options).await;
+        if let Ok(read) = &outcome {
+            meter.read(read.data.len() as u64);
+        }
+        meter.done(outcome.as_ref().err());
+        outcome
+    }
+
+    fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
+        MeteredList {
+            inner: self.inner.list_with(prefix, options),
+            meter: Some(self.meter(Operation::List)),
+        }
+        .boxed()
+    }
+
+    async fn list_dir(&self, prefix: &str) -> Result<Listing> {
+        let meter = self.meter(Operation::ListDir);
+        let outcome = self.inner.list_dir(prefix).await;
+        meter.done(outcome.as_ref().err());
+        outcome
+    }
+
+    /// One call; each path that failed also counts as an error.
+    async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
+        let meter = self.meter(Operation::DeleteMany);
+        let outcome = self.inner.delete_many(paths).await;
+        let mut failed = outcome.iter().filter_map(|r| r.as_ref().err());
+        let first = failed.next();
+        for err in failed {
+            meter.error(err);
+        }
+        meter.done(first);
+        outcome
+    }
+
+    async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        let meter = self.meter(Operation::Copy);
+        let outcome = self.inner.copy(from, to, mode).await;
+        meter.done(outcome.as_ref().err());
+        outcome
+    }
+
+    async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        let meter = self.meter(Operation::Rename);
+        let outcome = self.inner.rename(from, to, mode).await;
+        meter.done(outcome.as_ref().err());
+        outcome
+    }
+
+    async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
+        let meter = self.meter(Operation::Append);
+        let outcome = self.inner.appender(path).await;
         meter.done(outcome.as_ref().err());
         outcome
     }

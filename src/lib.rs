@@ -118,4 +118,7 @@ pub use object::ObjectStorage;
 pub use open::{open, open_with, redact_url};
 pub use probe::{probe, Probe, PROBE_PREFIX};
 pub use retry::RetryConfig;
-pub use storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+pub use storage::{
+    check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
+    StorageAppender, StorageWriter, WriteMode,
+};

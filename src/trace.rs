@@ -38,7 +38,7 @@ use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
 use crate::error::{Error, Operation, Result};
-use crate::storage::{ObjectMeta, StorageWriter};
+use crate::storage::{Listing, ObjectMeta, ReadResult, StorageAppender, StorageWriter};
 
 /// The span of one call of `backend`'s `op` on `path`.
 pub(crate) fn op_span(backend: &'static str, op: Operation, path: &str) -> Span {
@@ -90,6 +90,24 @@ impl Moved for bool {
 }
 
 impl Moved for Box<dyn StorageWriter> {
+    fn moved(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl Moved for ReadResult {
+    fn moved(&self) -> Option<u64> {
+        Some(self.data.len() as u64)
+    }
+}
+
+impl Moved for Listing {
+    fn moved(&self) -> Option<u64> {
+        Some(self.objects.iter().map(|m| m.size).sum())
+    }
+}
+
+impl Moved for std::sync::Arc<dyn StorageAppender> {
     fn moved(&self) -> Option<u64> {
         None
     }

@@ -66,7 +66,10 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 
 use crate::error::{Error, Operation, Result};
-use crate::storage::{ObjectMeta, Storage, StorageWriter, WriteMode};
+use crate::storage::{
+    ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage, StorageAppender,
+    StorageWriter, WriteMode,
+};
 
 pub use rules::{FaultAction, FaultKind, FaultRule, Trigger};
 use rules::{Injected, RuleState};
@@ -312,6 +315,35 @@ impl<S: Storage> FaultInjector<S> {
     pub fn into_inner(self) -> S {
         self.inner
     }
+
+    /// A listing as the rules for [`Operation::List`] on `prefix` make it.
+    fn faulty_list<'a>(
+        &'a self,
+        prefix: &str,
+        inner: BoxStream<'a, Result<ObjectMeta>>,
+    ) -> BoxStream<'a, Result<ObjectMeta>> {
+        let op = Operation::List;
+        let decision = self.shared.decide(op, prefix);
+        let prefix = prefix.to_owned();
+        let delay = decision.delay;
+        let stream = match decision.fault {
+            Some(FaultAction::Fail(kind)) | Some(FaultAction::LoseAnswer(kind)) => {
+                // A listing has no side effect: a lost answer is a failure.
+                stream::once(async move { Err(kind.to_error(op, &prefix)) }).boxed()
+            }
+            _ => inner,
+        };
+        if delay.is_zero() {
+            stream
+        } else {
+            stream::once(async move {
+                tokio::time::sleep(delay).await;
+                stream
+            })
+            .flatten()
+            .boxed()
+        }
+    }
 }
 
 impl<S: Storage> fmt::Debug for FaultInjector<S> {
@@ -415,33 +447,89 @@ impl<S: Storage> Storage for FaultInjector<S> {
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
-        let op = Operation::List;
-        let decision = self.shared.decide(op, prefix);
-        let prefix = prefix.to_owned();
-        let delay = decision.delay;
-        let inner = self.inner.list(&prefix);
-        let stream = match decision.fault {
-            Some(FaultAction::Fail(kind)) | Some(FaultAction::LoseAnswer(kind)) => {
-                // A listing has no side effect: a lost answer is a failure.
-                stream::once(async move { Err(kind.to_error(op, &prefix)) }).boxed()
-            }
-            _ => inner,
-        };
-        if delay.is_zero() {
-            stream
-        } else {
-            stream::once(async move {
-                tokio::time::sleep(delay).await;
-                stream
-            })
-            .flatten()
-            .boxed()
-        }
+        self.faulty_list(prefix, self.inner.list(prefix))
     }
 
     async fn sync(&self, path: &str) -> Result<()> {
         self.shared
             .run(Operation::Sync, path, self.inner.sync(path))
+            .await
+    }
+
+    async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
+        self.shared
+            .run(
+                Operation::ReadWith,
+                path,
+                self.inner.read_with(path, options),
+            )
+            .await
+    }
+
+    fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
+        self.faulty_list(prefix, self.inner.list_with(prefix, options))
+    }
+
+    async fn list_dir(&self, prefix: &str) -> Result<Listing> {
+        self.shared
+            .run(Operation::ListDir, prefix, self.inner.list_dir(prefix))
+            .await
+    }
+
+    /// Each path is a [`Operation::Delete`] call the rules see: a failed
+    /// path is left out of the batch the inner store gets; a lost answer is
+    /// deleted and then reported failed.
+    async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
+        let mut delay = Duration::ZERO;
+        let decisions: Vec<Option<FaultAction>> = paths
+            .iter()
+            .map(|path| {
+                let decision = self.shared.decide(Operation::Delete, path);
+                delay += decision.delay;
+                decision.fault
+            })
+            .collect();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let passed: Vec<String> = paths
+            .iter()
+            .zip(&decisions)
+            .filter(|(_, fault)| !matches!(fault, Some(FaultAction::Fail(_))))
+            .map(|(path, _)| path.clone())
+            .collect();
+        let mut inner = self.inner.delete_many(&passed).await.into_iter();
+        paths
+            .iter()
+            .zip(decisions)
+            .map(|(path, fault)| match fault {
+                Some(FaultAction::Fail(kind)) => Err(kind.to_error(Operation::Delete, path)),
+                Some(FaultAction::LoseAnswer(kind)) => {
+                    let _ = inner.next();
+                    Err(kind.to_error(Operation::Delete, path))
+                }
+                _ => inner.next().unwrap_or(Ok(())),
+            })
+            .collect()
+    }
+
+    /// Rules see the destination key.
+    async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        self.shared
+            .run(Operation::Copy, to, self.inner.copy(from, to, mode))
+            .await
+    }
+
+    /// Rules see the destination key.
+    async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        self.shared
+            .run(Operation::Rename, to, self.inner.rename(from, to, mode))
+            .await
+    }
+
+    async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
+        self.shared
+            .run(Operation::Append, path, self.inner.appender(path))
             .await
     }
 }

@@ -21,6 +21,14 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use crate::error::{Error, Operation, Result};
+use crate::path::validate_path;
+
+mod appender;
+pub(crate) mod emulated;
+mod options;
+
+pub use appender::StorageAppender;
+pub use options::{ListOptions, Listing, ReadOptions, ReadResult};
 
 /// What a write replaces, and on what condition.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -511,6 +519,281 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     /// # Ok(()) }
     /// ```
     async fn sync(&self, path: &str) -> Result<()>;
+
+    /// Reads the object (or `options.range` of it) together with the
+    /// metadata **of the same version**, on the conditions `options` sets.
+    ///
+    /// # Contract
+    ///
+    /// `meta` describes the version `data` came from: its `size` is the
+    /// whole object's, its `version` the one a following
+    /// `write_with(Update(version))` must name. The pairing MUST hold while
+    /// the object is being replaced concurrently. `range` is the range read
+    /// (the whole object when `options.range` is `None`).
+    ///
+    /// # Errors
+    ///
+    /// * [`Error::Precondition`] if `if_match` is not the current version
+    ///   (including a version the object never had);
+    /// * [`Error::NotModified`] if `if_none_match` is the current version
+    ///   (a version the object never had reads as usual);
+    /// * [`Error::InvalidRange`] for an inverted range or one past the end;
+    /// * [`Error::NotFound`], [`Error::InvalidPath`] as for `read`.
+    ///
+    /// # Backends
+    ///
+    /// Local: `fstat` and `pread` on one open descriptor, so data and
+    /// version cannot disagree. Object stores: ONE GET with `Range`,
+    /// `If-Match` / `If-None-Match`, the metadata taken from its answer.
+    /// The default body (third-party backends) calls `head`, `read_range`
+    /// and `head` again, and retries when the version moved in between.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, ReadOptions, Storage, WriteMode};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// storage.write("MANIFEST", "epoch=1".into()).await?;
+    /// let current = storage.read_with("MANIFEST", ReadOptions::default()).await?;
+    /// assert_eq!(current.data, "epoch=1");
+    /// let version = current.meta.version.clone().expect("local files have versions");
+    /// storage.write_with("MANIFEST", "epoch=2".into(), WriteMode::Update(version.clone())).await?;
+    /// let stale = ReadOptions { if_match: Some(version), ..Default::default() };
+    /// assert!(storage.read_with("MANIFEST", stale).await.unwrap_err().is_precondition());
+    /// # Ok(()) }
+    /// ```
+    async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
+        emulated::read_with(self, path, options).await
+    }
+
+    /// Lists like [`list`](Self::list), as `options` say: with an offset,
+    /// only the keys under `prefix` that sort strictly after it.
+    ///
+    /// # Contract
+    ///
+    /// `list_with(p, ListOptions { offset: Some(k) })` yields exactly the
+    /// keys under `p` greater than `k` (byte order), each once. `k` need not
+    /// exist. Backends SHOULD start the listing at the offset (S3's
+    /// `start-after`) rather than filter.
+    ///
+    /// # Errors
+    ///
+    /// As `list`; an offset that could not be (a prefix of) a key yields one
+    /// [`Error::InvalidPath`].
+    ///
+    /// # Backends
+    ///
+    /// Local: a walk that skips the directories and names sorting before the
+    /// offset without listing them. Object stores: object_store's
+    /// `list_with_offset`. The default body lists everything and filters.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use futures::TryStreamExt;
+    /// use seerstore::{ListOptions, LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// for n in 1..=4 {
+    ///     storage.write(&format!("wal/{n:06}.log"), "x".into()).await?;
+    /// }
+    /// let after = ListOptions { offset: Some("wal/000002.log".into()), ..Default::default() };
+    /// let mut keys: Vec<String> =
+    ///     storage.list_with("wal", after).map_ok(|m| m.path).try_collect().await?;
+    /// keys.sort();
+    /// assert_eq!(keys, ["wal/000003.log", "wal/000004.log"]);
+    /// # Ok(()) }
+    /// ```
+    fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
+        emulated::list_with(self, prefix, options)
+    }
+
+    /// Lists one level below `prefix`: the objects directly under it and
+    /// its sub-prefixes.
+    ///
+    /// # Contract
+    ///
+    /// Both as paths from the root like every listed path:
+    /// `list_dir("L0")` gives the object `L0/a.sst` and the dir `L0/sub`
+    /// (no trailing `/`), each sorted. A prefix matches whole segments as in
+    /// `list`; `""` is the root level. Temporary files never appear.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidPath`] for an invalid prefix; a missing prefix is an
+    /// empty listing.
+    ///
+    /// # Backends
+    ///
+    /// Local: one directory read. Object stores: one delimiter listing
+    /// (object_store's `list_with_delimiter`). The default body lists the
+    /// whole subtree and folds it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// for key in ["L0/a.sst", "L0/sub/b.sst", "L1/c.sst"] {
+    ///     storage.write(key, "x".into()).await?;
+    /// }
+    /// let level = storage.list_dir("L0").await?;
+    /// let objects: Vec<&str> = level.objects.iter().map(|m| m.path.as_str()).collect();
+    /// assert_eq!(objects, ["L0/a.sst"]);
+    /// assert_eq!(level.dirs, ["L0/sub"]);
+    /// assert_eq!(storage.list_dir("").await?.dirs, ["L0", "L1"]);
+    /// # Ok(()) }
+    /// ```
+    async fn list_dir(&self, prefix: &str) -> Result<Listing> {
+        emulated::list_dir(self, prefix).await
+    }
+
+    /// Deletes every path: one result per path, in the order given.
+    ///
+    /// # Contract
+    ///
+    /// Each result is what [`delete`](Self::delete) of that path would
+    /// return: a missing path is `Ok`, an invalid one
+    /// [`Error::InvalidPath`] (and is not touched), and one failure does not
+    /// stop the others.
+    ///
+    /// # Backends
+    ///
+    /// Object stores: as few requests as the store allows (S3's
+    /// `DeleteObjects` takes 1,000 keys, Azure's batch 256), through
+    /// object_store's `delete_stream`. Local: unlinks on the blocking pool,
+    /// several at once. The default body calls `delete` for each path, a few
+    /// at a time.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// storage.write("L0/1.sst", "x".into()).await?;
+    /// let paths = ["L0/1.sst".to_owned(), "L0/missing.sst".to_owned(), "../x".to_owned()];
+    /// let results = storage.delete_many(&paths).await;
+    /// assert!(results[0].is_ok() && results[1].is_ok() && results[2].is_err());
+    /// assert!(!storage.exists("L0/1.sst").await?);
+    /// # Ok(()) }
+    /// ```
+    async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
+        emulated::delete_many(self, paths).await
+    }
+
+    /// Copies the object at `from` to `to`, on the condition `mode` sets
+    /// for the destination.
+    ///
+    /// # Contract
+    ///
+    /// The destination appears whole or not at all, and is durable once
+    /// this returns `Ok` (as a `write`). `mode` is about `to`:
+    /// [`WriteMode::Overwrite`], [`WriteMode::Create`] (`AlreadyExists` if
+    /// `to` exists) or [`WriteMode::Update`] (the destination's current
+    /// version must be the one given). The source is not changed. Returns
+    /// the destination's metadata.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for a missing source; [`Error::InvalidPath`] for
+    /// an invalid key or `from == to`; the conflicts of `mode`. Nothing
+    /// changes on any error.
+    ///
+    /// # Backends
+    ///
+    /// Object stores: server-side (no bytes through the client), object_store's
+    /// `copy` / `copy_if_not_exists`. Local: a copy into a temp file
+    /// (`copy_file_range`, which reflinks where the filesystem can), fsync,
+    /// the same publish as `write`, directory fsync. The default body reads
+    /// the source into memory and writes it.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage, WriteMode};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// storage.write("MANIFEST-000001", "m1".into()).await?;
+    /// storage.copy("MANIFEST-000001", "backup/MANIFEST", WriteMode::Create).await?;
+    /// assert_eq!(storage.read("backup/MANIFEST").await?, "m1");
+    /// let again = storage.copy("MANIFEST-000001", "backup/MANIFEST", WriteMode::Create).await;
+    /// assert!(again.unwrap_err().is_already_exists());
+    /// # Ok(()) }
+    /// ```
+    async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        emulated::copy(self, from, to, mode).await
+    }
+
+    /// Moves the object at `from` to `to`, on the condition `mode` sets for
+    /// the destination.
+    ///
+    /// # Contract
+    ///
+    /// Afterwards `to` holds what `from` held and `from` is gone. `mode` as
+    /// for [`copy`](Self::copy). A source that was replaced after it was
+    /// copied is never deleted (the call fails with [`Error::Precondition`]
+    /// naming the source, and the copy at `to` stays).
+    ///
+    /// # Errors
+    ///
+    /// As [`copy`](Self::copy).
+    ///
+    /// # Backends
+    ///
+    /// Local: atomic, `rename(2)` (`renameat2(RENAME_NOREPLACE)` for
+    /// `Create`), with directory fsyncs. Object stores: **not atomic**, a
+    /// server-side copy then a delete of the source; a concurrent reader may
+    /// see both keys, and a crash in between leaves both (never neither).
+    /// The default body is the same copy-then-delete through the client.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> seerstore::Result<()> {
+    /// # let dir = tempfile::tempdir().expect("temp dir");
+    /// use seerstore::{LocalStorage, Storage, WriteMode};
+    /// let storage = LocalStorage::open(dir.path()).await?;
+    /// storage.write("CURRENT.tmp", "MANIFEST-000002".into()).await?;
+    /// storage.rename("CURRENT.tmp", "CURRENT", WriteMode::Overwrite).await?;
+    /// assert!(!storage.exists("CURRENT.tmp").await?);
+    /// assert_eq!(storage.read("CURRENT").await?, "MANIFEST-000002");
+    /// # Ok(()) }
+    /// ```
+    async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        emulated::rename(self, from, to, mode).await
+    }
+
+    /// Creates the object at `path` for appends (a WAL segment) and returns
+    /// its [`StorageAppender`].
+    ///
+    /// # Contract
+    ///
+    /// The object exists (empty) when this returns `Ok`, durably; see
+    /// [`StorageAppender`] for what appends and syncs promise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AlreadyExists`] if `path` exists; [`Error::InvalidPath`];
+    /// [`Error::NotSupported`] on backends without appends (object_store
+    /// 0.14 exposes none), which is also the default body.
+    async fn appender(&self, path: &str) -> Result<std::sync::Arc<dyn StorageAppender>> {
+        validate_path(Operation::Append, path)?;
+        Err(emulated::appends_not_supported(path, "this backend"))
+    }
 }
 
 /// A streaming write started by [`Storage::writer`].
@@ -533,9 +816,9 @@ pub trait StorageWriter: Send {
     async fn abort(self: Box<Self>) -> Result<()>;
 }
 
-/// Compile-time proof that both traits are object-safe.
+/// Compile-time proof that the three traits are object-safe.
 #[allow(dead_code)]
-fn _object_safe(_: &dyn Storage, _: Box<dyn StorageWriter>) {}
+fn _object_safe(_: &dyn Storage, _: Box<dyn StorageWriter>, _: &dyn StorageAppender) {}
 
 /// A shared storage is a storage: wrappers such as `Instrumented` take the
 /// `Arc<dyn Storage>` that [`open`](crate::open) returns.
@@ -584,5 +867,33 @@ impl<S: Storage + ?Sized> Storage for std::sync::Arc<S> {
 
     async fn sync(&self, path: &str) -> Result<()> {
         (**self).sync(path).await
+    }
+
+    async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
+        (**self).read_with(path, options).await
+    }
+
+    fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
+        (**self).list_with(prefix, options)
+    }
+
+    async fn list_dir(&self, prefix: &str) -> Result<Listing> {
+        (**self).list_dir(prefix).await
+    }
+
+    async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
+        (**self).delete_many(paths).await
+    }
+
+    async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        (**self).copy(from, to, mode).await
+    }
+
+    async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        (**self).rename(from, to, mode).await
+    }
+
+    async fn appender(&self, path: &str) -> Result<std::sync::Arc<dyn StorageAppender>> {
+        (**self).appender(path).await
     }
 }
