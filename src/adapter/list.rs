@@ -31,7 +31,10 @@ pub(super) fn owned_list(
 ) -> BoxStream<'static, OsResult<object_store::ObjectMeta>> {
     let (mut tx, rx) = futures::channel::mpsc::channel(LIST_BUFFER);
     let producer = async move {
-        let mut listing = storage.list_with(&prefix, options);
+        let mut listing = match options.offset {
+            None => storage.list(&prefix),
+            Some(_) => storage.list_with(&prefix, options),
+        };
         while let Some(item) = listing.next().await {
             let item = item.map_err(to_os_error).and_then(|meta| {
                 let location = parse_listed(&meta.path)?;
