@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use object_store::local::LocalFileSystem;
-use object_store::{GetOptions, ObjectStore, PutOptions, PutPayload};
+use object_store::{GetOptions, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
 use seerstore::{LocalStorage, Storage};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
@@ -21,6 +21,7 @@ pub(crate) struct Ctx {
     pub(crate) seer: LocalStorage,
     pub(crate) seer_blocking: LocalStorage,
     pub(crate) object_store: Arc<LocalFileSystem>,
+    pub(crate) adapter: Arc<seerstore::ObjectStoreAdapter>,
     pub(crate) opendal: opendal::Operator,
     pub(crate) opendal_reader: Option<opendal::Reader>,
     pub(crate) payload: Bytes,
@@ -75,6 +76,26 @@ impl Ctx {
                 let location = object_store::path::Path::from(READ_KEY);
                 let bytes = self
                     .object_store
+                    .get_ranges(&location, &ranges)
+                    .await
+                    .expect("get_ranges");
+                std::hint::black_box(bytes);
+            }
+            (Workload::RandomRead, Peer::Adapter) => {
+                let range = random_range(rng);
+                let location = object_store::path::Path::from(READ_KEY);
+                let bytes = self
+                    .adapter
+                    .get_range(&location, range)
+                    .await
+                    .expect("get_range");
+                std::hint::black_box(bytes);
+            }
+            (Workload::ReadRanges, Peer::Adapter) => {
+                let ranges: Vec<_> = (0..o.ranges_per_call).map(|_| random_range(rng)).collect();
+                let location = object_store::path::Path::from(READ_KEY);
+                let bytes = self
+                    .adapter
                     .get_ranges(&location, &ranges)
                     .await
                     .expect("get_ranges");

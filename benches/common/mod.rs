@@ -92,6 +92,10 @@ pub enum Peer {
     Seerstore,
     /// seerstore `LocalStorage` with `inline_reads(false)`.
     SeerstoreBlocking,
+    /// object_store's API served by seerstore: `ObjectStoreAdapter` over
+    /// the default `LocalStorage` (what an engine written against
+    /// object_store gets).
+    Adapter,
     /// object_store `LocalFileSystem`.
     ObjectStore,
     /// OpenDAL's fs service.
@@ -108,6 +112,7 @@ impl Peer {
         match self {
             Peer::Seerstore => "seerstore",
             Peer::SeerstoreBlocking => "seerstore-blocking",
+            Peer::Adapter => "adapter",
             Peer::ObjectStore => "object_store",
             Peer::OpenDal => "opendal",
             Peer::TokioFs => "tokio-fs",
@@ -119,7 +124,7 @@ impl Peer {
     pub fn for_workload(workload: Workload) -> Vec<Peer> {
         let mut peers = vec![Peer::Seerstore];
         if workload.is_read() {
-            peers.push(Peer::SeerstoreBlocking);
+            peers.extend([Peer::SeerstoreBlocking, Peer::Adapter]);
         }
         peers.extend([
             Peer::ObjectStore,
@@ -492,6 +497,9 @@ impl Bench {
             seer: self.seer.clone(),
             seer_blocking: self.seer_blocking.clone(),
             object_store: self.object_store.clone(),
+            adapter: Arc::new(seerstore::ObjectStoreAdapter::new(Arc::new(
+                self.seer.clone(),
+            ))),
             opendal: self.opendal.clone(),
             opendal_reader: self.opendal_reader.clone(),
             payload: self.payload.clone(),
