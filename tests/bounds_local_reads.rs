@@ -38,6 +38,14 @@ fn ten_thousand_concurrent_reads_stay_within_descriptor_bounds() -> seerstore::R
         .enable_all()
         .build()
         .expect("runtime");
+    if std::fs::read_dir("/proc/self/fd").is_err() {
+        // Without /proc the count would read 0 and the bound hold vacuously.
+        let msg = "SKIPPED descriptor bound: /proc/self/fd is not readable";
+        assert!(std::env::var("CI").is_err(), "{msg}");
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{msg}");
+        return Ok(());
+    }
     let tmp = tempfile::tempdir().expect("temp dir");
     runtime.block_on(async {
         let storage = Arc::new(

@@ -38,7 +38,9 @@ fn strace_child() -> TestResult {
 fn write_fsyncs_file_before_rename_and_directory_after() -> TestResult {
     if Command::new("strace").arg("-V").output().is_err() {
         let msg = "strace is not installed (apt-get install -y strace)";
-        if std::env::var("SEERSTORE_TEST_SERVERS").as_deref() == Ok("1") {
+        // It needs strace, not the servers: the full suite installs it, and
+        // CI must never let this check pass by skipping.
+        if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
             panic!("{msg}");
         }
         use std::io::Write;
