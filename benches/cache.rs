@@ -149,8 +149,8 @@ fn disk_tiered(
             .await
             .expect("disk tier");
         cached.read("L1/000042.sst").await.expect("warm the tier");
-        // Let the background fills land.
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        // Wait for the background fills to land (not a guessed sleep).
+        cached.settle().await;
         cached
     })
 }

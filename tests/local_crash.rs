@@ -49,6 +49,7 @@ fn crash_child_writes_forever() -> TestResult {
         .build()?;
     runtime.block_on(async move {
         let storage = LocalStorage::open(root).await?;
+        let mut announced = false;
         for n in start.. {
             let data = version(n);
             if n % 2 == 0 {
@@ -59,6 +60,14 @@ fn crash_child_writes_forever() -> TestResult {
                     writer.write(Bytes::copy_from_slice(chunk)).await?;
                 }
                 writer.finish().await?;
+            }
+            if !announced {
+                // The parent kills only after this: one object is in place.
+                use std::io::Write;
+                let mut stdout = std::io::stdout();
+                stdout.write_all(b"ready\n")?;
+                stdout.flush()?;
+                announced = true;
             }
         }
         Ok(())
@@ -81,10 +90,19 @@ async fn sigkill_leaves_old_or_new_and_open_sweeps() -> TestResult {
             ])
             .env(CHILD_ROOT_ENV, &root)
             .env(CHILD_START_ENV, (round * 1000).to_string())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
-        let delay = 30 + rng.next() % 400;
+        // Kill at a random moment after the child published its first
+        // object (its "ready"), not at a moment a slow start may not reach.
+        let mut lines = std::io::BufReader::new(child.stdout.take().ok_or("child stdout")?);
+        let mut line = String::new();
+        while !line.trim_end().ends_with("ready") {
+            line.clear();
+            let n = std::io::BufRead::read_line(&mut lines, &mut line)?;
+            assert!(n > 0, "round {round}: the child exited before it was ready");
+        }
+        let delay = rng.next() % 400;
         tokio::time::sleep(Duration::from_millis(delay)).await;
         child.kill()?; // SIGKILL
         child.wait()?;
@@ -111,9 +129,9 @@ async fn sigkill_leaves_old_or_new_and_open_sweeps() -> TestResult {
             litter.len()
         );
     }
-    assert!(
-        rounds_with_object > 0,
-        "the child never published anything; the test proved nothing"
+    assert_eq!(
+        rounds_with_object, 8,
+        "every child published before it was killed"
     );
 
     // Plant an abandoned temp file too, so the sweep has work whatever the

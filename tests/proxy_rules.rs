@@ -125,14 +125,18 @@ async fn the_fault_window_closes_and_the_lifetime_ends_the_proxy() {
     let Some(upstream) = moto() else { return };
     let mut config =
         ProxyConfig::new(upstream, 1).rule(Rule::new(Trigger::Fraction(1.0), Fault::Status(500)));
-    config.fault_window = Duration::from_millis(1000);
-    config.lifetime = Duration::from_millis(2500);
+    // The window and the lifetime are wall-clock behaviour, so the test
+    // waits for their deadlines, measured from before the proxy started,
+    // with a generous window for a slow first request on a loaded machine.
+    config.fault_window = Duration::from_millis(2000);
+    config.lifetime = Duration::from_millis(3500);
+    let started = tokio::time::Instant::now();
     let proxy = Proxy::start(config).await.expect("proxy");
     let mut client = Client::connect(&proxy).await.expect("connect");
     assert_eq!(client.get("/").await, Some(500));
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep_until(started + Duration::from_millis(2600)).await;
     assert_eq!(client.get("/").await, Some(200), "faulted after its window");
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep_until(started + Duration::from_millis(4100)).await;
     // Past its lifetime: no answer on any connection, new ones refused.
     assert_eq!(client.get("/").await, None);
     assert!(Client::connect(&proxy).await.is_err(), "still accepting");
