@@ -8,7 +8,11 @@
 //! are classified from typed errors only (see `classify`).
 
 mod classify;
+mod copy;
+mod delete;
 mod keys;
+mod list;
+mod read;
 mod writer;
 
 use std::ops::Range;
@@ -23,8 +27,11 @@ use object_store::{GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPa
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Operation, Result};
-use crate::retry::{retry, RetryConfig, RetryState};
-use crate::storage::{check_order, check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+use crate::retry::{retry, RetryConfig};
+use crate::storage::{
+    check_order, check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
+    StorageAppender, StorageWriter, WriteMode,
+};
 
 pub(crate) use classify::from_object_store;
 use keys::{decode_version, encode_version, Prefix};
@@ -625,29 +632,7 @@ impl Storage for ObjectStorage {
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
-        let list_path = match self.prefix.list_path(prefix) {
-            Ok(list_path) => list_path,
-            Err(e) => {
-                let failed = stream::once(async move { Err(e) }).boxed();
-                return crate::trace::traced_list("object_store", prefix, failed);
-            }
-        };
-        crate::retry::count_attempt(Operation::List);
-        let state = ListState {
-            inner: self.store.list(list_path.as_ref()),
-            list_path,
-            list_prefix: prefix.to_owned(),
-            last: None,
-            retries: RetryState::new(&self.retry),
-            attempt: 0,
-            done: false,
-        };
-        let listing = stream::unfold(state, move |mut state| async move {
-            let item = state.next(self).await?;
-            Some((item, state))
-        })
-        .boxed();
-        crate::trace::traced_list("object_store", prefix, listing)
+        self.list_after(prefix, &ListOptions::default())
     }
 
     async fn sync(&self, path: &str) -> Result<()> {
@@ -657,86 +642,46 @@ impl Storage for ObjectStorage {
         })
         .await
     }
-}
 
-/// A listing that resumes after transient errors.
-struct ListState {
-    inner: BoxStream<'static, object_store::Result<object_store::ObjectMeta>>,
-    list_path: Option<Path>,
-    list_prefix: String,
-    last: Option<Path>,
-    retries: RetryState,
-    /// Listing requests that failed so far (the one running is `attempt + 1`).
-    attempt: u32,
-    done: bool,
-}
+    async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
+        let call = self.read_with_get(path, options);
+        crate::trace::traced("object_store", Operation::ReadWith, path, call).await
+    }
 
-impl ListState {
-    async fn next(&mut self, storage: &ObjectStorage) -> Option<Result<ObjectMeta>> {
-        let op = Operation::List;
-        loop {
-            if self.done {
-                return None;
-            }
-            // A slot while the next entry is awaited (which may send a
-            // request for the next page); never while the caller holds the
-            // stream or during the delay before a retry.
-            let permit = crate::retry::permit(storage.limit()).await;
-            let next = match storage.retry.attempt_timeout {
-                Some(timeout) => match tokio::time::timeout(timeout, self.inner.next()).await {
-                    Ok(next) => next
-                        .map(|r| r.map_err(|e| from_object_store(op, &self.list_prefix, None, e))),
-                    Err(_) => Some(Err(Error::Timeout {
-                        op,
-                        path: self.list_prefix.clone(),
-                        timeout,
-                    })),
-                },
-                None => self
-                    .inner
-                    .next()
-                    .await
-                    .map(|r| r.map_err(|e| from_object_store(op, &self.list_prefix, None, e))),
-            };
-            drop(permit);
-            match next {
-                None => {
-                    self.done = true;
-                    return None;
-                }
-                Some(Ok(meta)) => {
-                    self.last = Some(meta.location.clone());
-                    let Some(key) = storage.prefix.relative_key(&meta.location) else {
-                        continue;
-                    };
-                    if crate::path::validate_path(op, &key).is_err() {
-                        // Not a key this crate could have written (or read back).
-                        continue;
-                    }
-                    return Some(Ok(storage.meta(&key, &meta)));
-                }
-                Some(Err(err)) => {
-                    let delay = if err.is_retryable() {
-                        self.retries.next_delay()
-                    } else {
-                        None
-                    };
-                    let Some(delay) = delay else {
-                        self.done = true;
-                        return Some(Err(err));
-                    };
-                    self.attempt += 1;
-                    crate::retry::on_retry(op, self.attempt, &err, delay);
-                    tokio::time::sleep(delay).await;
-                    crate::retry::count_attempt(op);
-                    self.inner = match &self.last {
-                        Some(last) => storage
-                            .store
-                            .list_with_offset(self.list_path.as_ref(), last),
-                        None => storage.store.list(self.list_path.as_ref()),
-                    };
-                }
-            }
-        }
+    fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
+        self.list_after(prefix, &options)
+    }
+
+    async fn list_dir(&self, prefix: &str) -> Result<Listing> {
+        let call = self.list_level(prefix);
+        crate::trace::traced("object_store", Operation::ListDir, prefix, call).await
+    }
+
+    async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
+        use tracing::Instrument;
+        let first = paths.first().map_or("", String::as_str);
+        let span = crate::trace::op_span("object_store", Operation::DeleteMany, first);
+        self.delete_batch(paths).instrument(span).await
+    }
+
+    async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        let call = self.copy_server_side(Operation::Copy, from, to, &mode);
+        crate::trace::traced("object_store", Operation::Copy, from, call).await
+    }
+
+    async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        let call = self.rename_by_copy(from, to, &mode);
+        crate::trace::traced("object_store", Operation::Rename, from, call).await
+    }
+
+    async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
+        crate::trace::traced("object_store", Operation::Append, path, async move {
+            self.prefix.object_path(Operation::Append, path)?;
+            Err(crate::storage::emulated::appends_not_supported(
+                path,
+                "ObjectStorage over object_store 0.14",
+            ))
+        })
+        .await
     }
 }

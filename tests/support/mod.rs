@@ -117,6 +117,18 @@ pub struct Counters {
     pub aborts: AtomicU32,
     pub completes: AtomicU32,
     pub parts: AtomicU32,
+    /// `list` calls (recursive, from the start).
+    pub lists: AtomicU32,
+    /// `list_with_offset` calls.
+    pub lists_with_offset: AtomicU32,
+    /// `list_with_delimiter` calls.
+    pub lists_with_delimiter: AtomicU32,
+    /// `copy_opts` calls with `CopyMode::Overwrite`.
+    pub copies: AtomicU32,
+    /// `copy_opts` calls with `CopyMode::Create`.
+    pub copies_if_not_exists: AtomicU32,
+    /// Locations sent through `delete_stream` (calls: `calls(Method::Delete)`).
+    pub deleted_locations: AtomicU32,
 }
 
 /// The rules and their state, shared with multipart uploads.
@@ -289,6 +301,12 @@ impl ObjectStore for FaultStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
+        let counters = Arc::clone(&self.counters);
+        let locations = locations
+            .inspect(move |_| {
+                counters.deleted_locations.fetch_add(1, Ordering::SeqCst);
+            })
+            .boxed();
         match self.decide(Method::Delete) {
             None => self.inner.delete_stream(locations),
             Some(Fault::Hang) => futures::stream::pending().boxed(),
@@ -302,6 +320,7 @@ impl ObjectStore for FaultStore {
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.counters.lists.fetch_add(1, Ordering::SeqCst);
         let inner = self.inner.list(prefix);
         self.faulty_list(inner)
     }
@@ -311,15 +330,30 @@ impl ObjectStore for FaultStore {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.counters
+            .lists_with_offset
+            .fetch_add(1, Ordering::SeqCst);
         let inner = self.inner.list_with_offset(prefix, offset);
         self.faulty_list(inner)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
+        self.counters
+            .lists_with_delimiter
+            .fetch_add(1, Ordering::SeqCst);
+        match self.decide(Method::List) {
+            None => self.inner.list_with_delimiter(prefix).await,
+            Some(Fault::Hang) => hang().await,
+            Some(fault) => Err(fault_error(&fault, &Path::from("list"))),
+        }
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        let counter = match options.mode {
+            object_store::CopyMode::Overwrite => &self.counters.copies,
+            object_store::CopyMode::Create => &self.counters.copies_if_not_exists,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
         self.inner.copy_opts(from, to, options).await
     }
 }
