@@ -28,11 +28,18 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// An open file and the size it had when opened.
+use rustix::fs::Stat;
+
+/// An open file, the size it had when opened, and its `fstat` at open.
+///
+/// The stat stays the file's own: objects are replaced by rename, never
+/// rewritten in place, so the version taken from it is the version of
+/// every byte read through this handle (what `read_with` pairs).
 #[derive(Debug, Clone)]
 pub(crate) struct Handle {
     pub(crate) file: Arc<File>,
     pub(crate) size: u64,
+    pub(crate) stat: Stat,
 }
 
 #[derive(Debug)]
@@ -265,9 +272,11 @@ mod tests {
 
     fn handle() -> Handle {
         let file = tempfile::tempfile().expect("temp file");
+        let stat = rustix::fs::fstat(&file).expect("fstat");
         Handle {
             file: Arc::new(file),
             size: 0,
+            stat,
         }
     }
 
@@ -328,12 +337,14 @@ mod tests {
         assert_eq!(cache.shards.len(), SHARDS);
         assert_eq!(cache.shards.iter().map(|s| s.capacity).sum::<usize>(), 300);
         let file = Arc::new(tempfile::tempfile().expect("temp file"));
+        let stat = rustix::fs::fstat(&*file).expect("fstat");
         for i in 0..1000 {
             let key = format!("k{i}");
             let epoch = cache.get(&key).expect_err("miss");
             let handle = Handle {
                 file: file.clone(),
                 size: 0,
+                stat,
             };
             cache.insert(&key, handle, epoch);
         }

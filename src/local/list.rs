@@ -224,7 +224,7 @@ fn walk(dir: OwnedFd, base: String, sender: &mut Sender) {
 }
 
 /// The entry's name as UTF-8, without `.`, `..` and temp files.
-fn entry_name(name: &CStr) -> Option<&str> {
+pub(crate) fn entry_name(name: &CStr) -> Option<&str> {
     let name = name.to_str().ok()?;
     if name == "." || name == ".." || name.starts_with(RESERVED_PREFIX) {
         return None;

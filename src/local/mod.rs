@@ -4,10 +4,14 @@
 //! The struct's rustdoc holds the user-facing contract; this module only
 //! wires the submodules together.
 
+mod copy;
+mod delete;
 mod handles;
 mod inline;
 mod list;
+mod listing;
 mod publish;
+mod read;
 mod resolve;
 mod writer;
 
@@ -24,14 +28,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use rustix::fs::{AtFlags, FileType};
 use rustix::io::Errno;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Operation, Result};
-use crate::path::validate_path;
-use crate::storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode};
+use crate::path::{validate_path, validate_prefix};
+use crate::storage::emulated::check_pair;
+use crate::storage::{
+    check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage, StorageWriter,
+    WriteMode,
+};
+use tracing::Instrument;
 
 use handles::{Handle, HandleCache};
 use inline::{buffer_for, read_rest, NowaitSupport, INLINE_READ_MAX};
@@ -467,6 +475,7 @@ impl Inner {
                 let handle = Handle {
                     file: Arc::new(file),
                     size: meta_of(key, &stat).size,
+                    stat,
                 };
                 self.handles.insert(key, handle.clone(), epoch);
                 Ok(handle)
@@ -488,41 +497,9 @@ impl Inner {
     }
 
     fn delete(&self, key: &str) -> Result<()> {
-        let op = Operation::Delete;
-        let io_err = |e: io::Error| Error::io(op, key, e);
-        let _guard = self.key_locks.lock(key);
-        let (dir, name) = match self.resolver.open_parent(self.root_fd.as_fd(), key, false) {
-            Ok(found) => found,
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    || e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) =>
-            {
-                return Ok(())
-            }
-            Err(e) => return Err(io_err(e)),
-        };
-        match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-            Err(e) if e == Errno::NOENT => return Ok(()),
-            Err(e) => return Err(io_err(e.into())),
-            Ok(stat) => match FileType::from_raw_mode(stat.st_mode) {
-                FileType::RegularFile => {}
-                FileType::Symlink => {
-                    return Err(io_err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "the key names a symlink; seerstore does not delete symlinks",
-                    )))
-                }
-                // A directory (or other non-object) is no object: nothing to delete.
-                _ => return Ok(()),
-            },
-        }
-        match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
-            Ok(()) => {}
-            Err(e) if e == Errno::NOENT => return Ok(()),
-            Err(e) => return Err(io_err(e.into())),
-        }
-        self.handles.invalidate(key);
-        rustix::fs::fsync(&dir).map_err(|e| io_err(e.into()))
+        delete::delete_in_dir(self, Operation::Delete, &[key])
+            .pop()
+            .unwrap_or(Ok(()))
     }
 
     fn sync(&self, key: &str) -> Result<()> {
@@ -739,6 +716,68 @@ impl Storage for LocalStorage {
             let op = Operation::Sync;
             let key = validate_path(op, path)?.to_owned();
             self.run(op, path, move |inner| inner.sync(&key)).await
+        })
+        .await
+    }
+
+    /// Data and metadata from one descriptor (see [`LocalStorage`],
+    /// "0.2 calls"): a cached handle is read inline as in `read_range`.
+    async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
+        let call = self.read_with_local(path, options);
+        crate::trace::traced("local", Operation::ReadWith, path, call).await
+    }
+
+    /// With an offset, a sorted walk that never reads what sorts before it.
+    fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
+        let listing = listing::list_with(&self.inner, prefix, &options);
+        crate::trace::traced_list("local", prefix, listing)
+    }
+
+    /// One read of the prefix's directory.
+    async fn list_dir(&self, prefix: &str) -> Result<Listing> {
+        crate::trace::traced("local", Operation::ListDir, prefix, async move {
+            let op = Operation::ListDir;
+            let prefix = validate_prefix(op, prefix)?.to_owned();
+            self.run(op, &prefix.clone(), move |inner| {
+                listing::list_dir(inner, &prefix)
+            })
+            .await
+        })
+        .await
+    }
+
+    /// Grouped by directory on a few blocking-pool tasks, one directory
+    /// fsync per group.
+    async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
+        let first = paths.first().map_or("", String::as_str);
+        let span = crate::trace::op_span("local", Operation::DeleteMany, first);
+        self.delete_many_local(paths).instrument(span).await
+    }
+
+    /// `copy_file_range` into a temp file, published as `write` publishes.
+    async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        crate::trace::traced("local", Operation::Copy, from, async move {
+            let op = Operation::Copy;
+            let (from, to) = check_pair(op, from, to)?;
+            let (from, to) = (from.to_owned(), to.to_owned());
+            self.run(op, &to.clone(), move |inner| {
+                copy::copy(inner, &from, &to, &mode)
+            })
+            .await
+        })
+        .await
+    }
+
+    /// One atomic `rename(2)`, checked per `mode`.
+    async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        crate::trace::traced("local", Operation::Rename, from, async move {
+            let op = Operation::Rename;
+            let (from, to) = check_pair(op, from, to)?;
+            let (from, to) = (from.to_owned(), to.to_owned());
+            self.run(op, &to.clone(), move |inner| {
+                copy::rename(inner, &from, &to, &mode)
+            })
+            .await
         })
         .await
     }

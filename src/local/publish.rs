@@ -10,7 +10,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,10 +43,30 @@ impl KeyLocks {
     }
 
     pub(crate) fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
+        self.lock_shard(self.shard_of(key))
+    }
+
+    /// The locks of several keys (a rename's source and destination),
+    /// taken in shard order so that two callers cannot deadlock, each shard
+    /// once (two keys may share one).
+    pub(crate) fn lock_keys(&self, keys: &[&str]) -> Vec<MutexGuard<'_, ()>> {
+        let mut shards: Vec<usize> = keys.iter().map(|key| self.shard_of(key)).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        shards
+            .into_iter()
+            .map(|index| self.lock_shard(index))
+            .collect()
+    }
+
+    fn shard_of(&self, key: &str) -> usize {
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
         let len = self.shards.len() as u64;
-        let index = usize::try_from(hasher.finish() % len).unwrap_or(0);
+        usize::try_from(hasher.finish() % len).unwrap_or(0)
+    }
+
+    fn lock_shard(&self, index: usize) -> MutexGuard<'_, ()> {
         // The guarded data is `()`: a poisoned lock protects nothing broken.
         self.shards[index]
             .lock()
@@ -227,9 +247,9 @@ impl TempFile {
         self.file.write_all(data)
     }
 
-    /// Makes the contents durable, then publishes under the key per `mode`,
-    /// invalidates the handle cache, fsyncs the directory and returns the
-    /// object's metadata. On error the temp file is removed (by `Drop`).
+    /// Makes the contents durable, then publishes under the key per `mode`
+    /// ([`rename_checked`]), fsyncs the directory and returns the object's
+    /// metadata. On error the temp file is removed (by `Drop`).
     pub(crate) fn publish(
         mut self,
         inner: &Inner,
@@ -241,99 +261,219 @@ impl TempFile {
         self.file.sync_all().map_err(io_err)?;
         let dir = self.dir.clone();
         let stat = {
-            let _guard = inner.key_locks.lock(key);
-            match mode {
-                WriteMode::Overwrite => {
-                    self.refuse_symlink_target().map_err(io_err)?;
-                    rustix::fs::renameat(&*dir, self.name.as_str(), &*dir, self.target.as_str())
-                        .map_err(|e| io_err(e.into()))?;
-                }
-                WriteMode::Create => self.publish_create().map_err(|e| match e.kind() {
-                    io::ErrorKind::AlreadyExists => Error::AlreadyExists {
-                        op,
-                        path: key.to_owned(),
-                        source: Some(Box::new(e)),
-                    },
-                    _ => io_err(e),
-                })?,
-                WriteMode::Update(expected) => {
-                    let current = match rustix::fs::statat(
-                        &*dir,
-                        self.target.as_str(),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    ) {
-                        Ok(stat) if is_regular(&stat) => Some(version_of(&stat)),
-                        Ok(_) => None,
-                        Err(e) if e == Errno::NOENT => None,
-                        Err(e) => return Err(io_err(e.into())),
-                    };
-                    if current.as_deref() != Some(expected.as_str()) {
-                        return Err(Error::Precondition {
-                            op,
-                            path: key.to_owned(),
-                            expected: expected.clone(),
-                            source: None,
-                        });
-                    }
-                    rustix::fs::renameat(&*dir, self.name.as_str(), &*dir, self.target.as_str())
-                        .map_err(|e| io_err(e.into()))?;
-                }
-            }
+            let _guards = inner.key_locks.lock_keys(&[key]);
+            let step = RenameStep {
+                from_dir: dir.as_fd(),
+                from: &self.name,
+                to_dir: dir.as_fd(),
+                to: &self.target,
+                source: Source::TempFile,
+            };
+            rename_checked(inner, &step, &[key], mode)
+                .map_err(|refusal| refusal.into_error(op, key, mode))?;
             self.published = true;
-            inner.handles.invalidate(key);
             rustix::fs::fstat(&self.file).map_err(|e| io_err(e.into()))?
         };
         rustix::fs::fsync(&*dir).map_err(|e| io_err(e.into()))?;
         Ok(meta_of(key, &stat))
     }
+}
 
-    /// Renaming over a symlink would not follow it (nothing outside the root
-    /// could change), but it would silently turn a link into a file; refuse.
-    fn refuse_symlink_target(&self) -> io::Result<()> {
-        match rustix::fs::statat(&*self.dir, self.target.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
-                Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the key names a symlink; seerstore does not replace symlinks",
-                ))
-            }
-            Ok(_) => Ok(()),
-            Err(e) if e == Errno::NOENT => Ok(()),
-            Err(e) => Err(e.into()),
+/// What is renamed by [`rename_checked`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// A temp file of this storage (a write): known to be a regular file.
+    TempFile,
+    /// An object (a `rename`): must be a regular file, and is refused if it
+    /// is a symlink, as `write` and `delete` refuse to touch one.
+    Object,
+}
+
+/// One checked rename: `from` in `from_dir` becomes `to` in `to_dir`.
+#[derive(Debug)]
+pub(crate) struct RenameStep<'a> {
+    pub(crate) from_dir: BorrowedFd<'a>,
+    pub(crate) from: &'a str,
+    pub(crate) to_dir: BorrowedFd<'a>,
+    pub(crate) to: &'a str,
+    pub(crate) source: Source,
+}
+
+/// Why a checked rename did not happen. Nothing was renamed.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// `Create`: something is at the target.
+    Exists(Option<io::Error>),
+    /// `Update(v)`: the target's version is not `v`.
+    Mismatch,
+    /// [`Source::Object`]: no regular file at the source.
+    SourceMissing(Option<io::Error>),
+    /// [`Source::Object`]: the source is a symlink, which is never moved.
+    SourceRefused(io::Error),
+    /// The check or the rename failed.
+    Io(io::Error),
+}
+
+impl Refusal {
+    /// The error a write or rename reports, naming `key` (the source for
+    /// the `Source*` refusals, else the destination).
+    pub(crate) fn into_error(self, op: Operation, key: &str, mode: &WriteMode) -> Error {
+        match self {
+            Refusal::Exists(source) => Error::AlreadyExists {
+                op,
+                path: key.to_owned(),
+                source: source.map(|e| Box::new(e) as _),
+            },
+            Refusal::Mismatch => Error::Precondition {
+                op,
+                path: key.to_owned(),
+                expected: match mode {
+                    WriteMode::Update(expected) => expected.clone(),
+                    _ => String::new(),
+                },
+                source: None,
+            },
+            Refusal::SourceMissing(source) => Error::NotFound {
+                op,
+                path: key.to_owned(),
+                source: source.map(|e| Box::new(e) as _),
+            },
+            Refusal::SourceRefused(e) | Refusal::Io(e) => Error::io(op, key, e),
         }
     }
+}
 
-    /// `renameat2(RENAME_NOREPLACE)`, or `link` + `unlink` of the temp file
-    /// where the filesystem (or the OS) has no such rename. Both fail with
-    /// `EEXIST` if the key exists, atomically.
-    fn publish_create(&mut self) -> io::Result<()> {
-        let dir = &*self.dir;
-        #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
-        match rustix::fs::renameat_with(
-            dir,
-            self.name.as_str(),
-            dir,
-            self.target.as_str(),
-            rustix::fs::RenameFlags::NOREPLACE,
-        ) {
-            Ok(()) => return Ok(()),
-            Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::NOTSUP => {}
+impl From<Errno> for Refusal {
+    fn from(e: Errno) -> Self {
+        Refusal::Io(e.into())
+    }
+}
+
+/// THE publish step, for writes and renames alike: checks `mode` against
+/// the target, renames, and invalidates the handle cache of `keys` (the
+/// source and destination keys). The caller holds the key locks of `keys`
+/// ([`KeyLocks::lock_keys`]), so the check and the rename are atomic against
+/// every other publish, rename and delete of those keys in this process;
+/// it fsyncs the directories afterwards.
+///
+/// `Overwrite` refuses to replace a symlink; `Create` is atomic also
+/// against other processes (`renameat2(RENAME_NOREPLACE)`, or `link` and
+/// `unlink` of the source where that rename is missing); `Update(v)` needs the
+/// target to be a regular file of version `v` (a mismatch also drops the
+/// target's cached handle: it may be a file another process replaced, and a
+/// compare-and-swap loop reading through it would never see the new
+/// version). Returns the target's `stat` after the rename for
+/// [`Source::Object`] (taken under the lock, so it is the renamed file's).
+pub(crate) fn rename_checked(
+    inner: &Inner,
+    step: &RenameStep<'_>,
+    keys: &[&str],
+    mode: &WriteMode,
+) -> std::result::Result<Option<Stat>, Refusal> {
+    if step.source == Source::Object {
+        match rustix::fs::statat(step.from_dir, step.from, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if is_regular(&stat) => {}
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
+                return Err(Refusal::SourceRefused(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the source key names a symlink; seerstore does not move symlinks",
+                )))
+            }
+            Ok(_) => return Err(Refusal::SourceMissing(None)),
+            Err(e) if e == Errno::NOENT || e == Errno::NOTDIR => {
+                return Err(Refusal::SourceMissing(Some(e.into())))
+            }
             Err(e) => return Err(e.into()),
         }
-        rustix::fs::linkat(
-            dir,
-            self.name.as_str(),
-            dir,
-            self.target.as_str(),
-            AtFlags::empty(),
-        )?;
-        // The object is published; the temp name is now a second link to it.
-        self.published = true;
-        // Best effort: a leftover second link is an unlocked temp file once
-        // this process lets go of it, which the next `open` sweeps.
-        let _ = rustix::fs::unlinkat(dir, self.name.as_str(), AtFlags::empty());
-        Ok(())
     }
+    let current = match rustix::fs::statat(step.to_dir, step.to, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => Some(stat),
+        Err(e) if e == Errno::NOENT => None,
+        Err(e) => return Err(e.into()),
+    };
+    let mut linked = false;
+    match mode {
+        WriteMode::Overwrite => {
+            if current
+                .as_ref()
+                .is_some_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Symlink)
+            {
+                return Err(Refusal::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "the key names a symlink; seerstore does not replace symlinks",
+                )));
+            }
+            rustix::fs::renameat(step.from_dir, step.from, step.to_dir, step.to)?;
+        }
+        WriteMode::Create => {
+            if current.is_some() {
+                return Err(Refusal::Exists(None));
+            }
+            linked = rename_noreplace(step)?;
+        }
+        WriteMode::Update(expected) => {
+            let version = current.as_ref().filter(|s| is_regular(s)).map(version_of);
+            if version.as_deref() != Some(expected.as_str()) {
+                if let Some(target_key) = keys.last() {
+                    inner.handles.invalidate(target_key);
+                }
+                return Err(Refusal::Mismatch);
+            }
+            rustix::fs::renameat(step.from_dir, step.from, step.to_dir, step.to)?;
+        }
+    }
+    for key in keys {
+        inner.handles.invalidate(key);
+    }
+    let stat = match step.source {
+        Source::TempFile => None,
+        Source::Object => Some(rustix::fs::statat(
+            step.to_dir,
+            step.to,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?),
+    };
+    if linked {
+        // The target is published; the source name is a second link to it.
+        // Best effort: a leftover temp name is an unlocked temp file once
+        // this process lets go of it, which the next `open` sweeps.
+        let _ = rustix::fs::unlinkat(step.from_dir, step.from, AtFlags::empty());
+    }
+    Ok(stat)
+}
+
+/// `renameat2(RENAME_NOREPLACE)`, or `link` where the filesystem (or the
+/// OS) has no such rename (`Ok(true)`: the source name is still linked).
+/// Both fail with `EEXIST` if the target exists, atomically.
+fn rename_noreplace(step: &RenameStep<'_>) -> std::result::Result<bool, Refusal> {
+    let exists = |e: Errno| {
+        if e == Errno::EXIST {
+            Refusal::Exists(Some(e.into()))
+        } else {
+            Refusal::Io(e.into())
+        }
+    };
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    match rustix::fs::renameat_with(
+        step.from_dir,
+        step.from,
+        step.to_dir,
+        step.to,
+        rustix::fs::RenameFlags::NOREPLACE,
+    ) {
+        Ok(()) => return Ok(false),
+        Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::NOTSUP => {}
+        Err(e) => return Err(exists(e)),
+    }
+    rustix::fs::linkat(
+        step.from_dir,
+        step.from,
+        step.to_dir,
+        step.to,
+        AtFlags::empty(),
+    )
+    .map_err(exists)?;
+    Ok(true)
 }
 
 impl Drop for TempFile {
