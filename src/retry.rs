@@ -524,6 +524,76 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn an_attempt_that_keeps_moving_is_not_cut_off() {
+        let config = RetryConfig {
+            max_retries: 0,
+            attempt_timeout: Some(Duration::from_secs(1)),
+            ..RetryConfig::default()
+        };
+        // Ten seconds in all, never more than half a second without progress.
+        let out = retry_read(&config, None, Operation::Read, "k", |_, deadline| async move {
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                deadline.progressed();
+            }
+            Ok(())
+        })
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+        // The same attempt without progress is cut off.
+        let out = retry(&config, None, Operation::Read, "k", |_| async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ok(())
+        })
+        .await;
+        assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_between_chunks_times_out_and_is_retried() {
+        let config = RetryConfig {
+            max_retries: 1,
+            attempt_timeout: Some(Duration::from_secs(1)),
+            jitter: false,
+            ..RetryConfig::default()
+        };
+        let out = retry_read(&config, None, Operation::Read, "k", |n, deadline| async move {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            deadline.progressed();
+            if n == 1 {
+                // Stalls after the first chunk.
+                tokio::time::sleep(Duration::from_millis(1100)).await;
+            }
+            deadline.progressed();
+            Ok(n)
+        })
+        .await;
+        assert_eq!(out.ok(), Some(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_upload_gets_time_to_send_its_body() {
+        let config = RetryConfig {
+            max_retries: 0,
+            attempt_timeout: Some(Duration::from_secs(1)),
+            ..RetryConfig::default()
+        };
+        // 4 MiB: 1 s plus 4 s at the slowest rate allowed.
+        let attempt = |_, _| async {
+            tokio::time::sleep(Duration::from_millis(4900)).await;
+            Ok(())
+        };
+        let out = retry_write(&config, None, Operation::Write, "k", 4 << 20, attempt).await;
+        assert!(out.is_ok(), "{out:?}");
+        let attempt = |_, _| async {
+            tokio::time::sleep(Duration::from_millis(5100)).await;
+            Ok(())
+        };
+        let out = retry_write(&config, None, Operation::Write, "k", 4 << 20, attempt).await;
+        assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_hung_attempt_times_out_and_is_retried() {
         let config = RetryConfig {
             max_retries: 2,

@@ -452,9 +452,11 @@ fn merge_ranges(ranges: &[Range<u64>], coalesce: u64) -> Vec<Range<u64>> {
     let mut merged: Vec<Range<u64>> = Vec::with_capacity(sorted.len());
     for range in sorted {
         match merged.last_mut() {
+            // Inside the last range, or near enough and short enough.
             Some(last)
-                if range.start <= last.end.saturating_add(coalesce)
-                    && last.end.max(range.end) - last.start <= MAX_MERGED_RANGE =>
+                if range.end <= last.end
+                    || (range.start <= last.end.saturating_add(coalesce)
+                        && range.end - last.start <= MAX_MERGED_RANGE) =>
             {
                 last.end = last.end.max(range.end);
             }
