@@ -621,7 +621,8 @@ fn is_secret_key(key: &str) -> bool {
 
 /// `url` with its user, password, fragment and secret-looking query values
 /// (keys containing `secret`, `token`, `sas`, `password`, `key`, `sig`,
-/// `credential` or `auth`) replaced by `***`: what every error of this
+/// `credential` or `auth`) replaced by `***`, and so the user info of a URL
+/// given as a query value (`endpoint=http://user:pw@host`): what every error of this
 /// crate shows of a URL. Works on text that does not parse as a URL too.
 ///
 /// ```
@@ -667,7 +668,18 @@ pub fn redact_url(url: &str) -> String {
                 Some((key, _)) if is_secret_key(&percent_decode(key).unwrap_or_default()) => {
                     format!("{key}=***")
                 }
-                _ => pair.to_owned(),
+                // A value that is a URL itself (an endpoint) may carry a
+                // user and password of its own.
+                Some((key, value)) => {
+                    let decoded = percent_decode(value).unwrap_or_else(|| value.to_owned());
+                    let hidden = redact_url(&decoded);
+                    if hidden == decoded {
+                        pair.to_owned()
+                    } else {
+                        format!("{key}={hidden}")
+                    }
+                }
+                None => pair.to_owned(),
             })
             .collect();
         out.push_str(&pairs.join("&"));
@@ -742,6 +754,11 @@ mod tests {
         assert!(redacted.contains("region=eu-west-1"), "{redacted}");
         assert!(redacted.starts_with("s3://***@bucket/p?"), "{redacted}");
         assert!(!redact_url("not a url ?token=abc").contains("abc"));
+        assert_eq!(
+            redact_url("s3://b/p?endpoint=http://user:hunter2@host:9000&region=x"),
+            "s3://b/p?endpoint=http://***@host:9000&region=x"
+        );
+        assert!(!redact_url("s3://b?endpoint=http%3A%2F%2Fu%3Ahunter2%40h").contains("hunter2"));
     }
 
     #[test]

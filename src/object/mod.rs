@@ -448,7 +448,8 @@ async fn store_delete(store: &dyn ObjectStore, location: &Path) -> object_store:
 /// merge makes a range longer than [`MAX_MERGED_RANGE`].
 fn merge_ranges(ranges: &[Range<u64>], coalesce: u64) -> Vec<Range<u64>> {
     let mut sorted: Vec<Range<u64>> = ranges.iter().filter(|r| r.start < r.end).cloned().collect();
-    sorted.sort_unstable_by_key(|r| r.start);
+    // The longest first among equal starts, so the others fall inside it.
+    sorted.sort_unstable_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
     let mut merged: Vec<Range<u64>> = Vec::with_capacity(sorted.len());
     for range in sorted {
         match merged.last_mut() {
