@@ -223,9 +223,7 @@ impl Deadline {
     pub(crate) fn progressed(&self) {
         if let Some(state) = &self.state {
             let at = nanos(state.origin.elapsed() + state.timeout);
-            state
-                .at
-                .fetch_max(at, std::sync::atomic::Ordering::Relaxed);
+            state.at.fetch_max(at, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -531,13 +529,19 @@ mod tests {
             ..RetryConfig::default()
         };
         // Ten seconds in all, never more than half a second without progress.
-        let out = retry_read(&config, None, Operation::Read, "k", |_, deadline| async move {
-            for _ in 0..20 {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                deadline.progressed();
-            }
-            Ok(())
-        })
+        let out = retry_read(
+            &config,
+            None,
+            Operation::Read,
+            "k",
+            |_, deadline| async move {
+                for _ in 0..20 {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    deadline.progressed();
+                }
+                Ok(())
+            },
+        )
         .await;
         assert!(out.is_ok(), "{out:?}");
         // The same attempt without progress is cut off.
@@ -557,16 +561,22 @@ mod tests {
             jitter: false,
             ..RetryConfig::default()
         };
-        let out = retry_read(&config, None, Operation::Read, "k", |n, deadline| async move {
-            tokio::time::sleep(Duration::from_millis(900)).await;
-            deadline.progressed();
-            if n == 1 {
-                // Stalls after the first chunk.
-                tokio::time::sleep(Duration::from_millis(1100)).await;
-            }
-            deadline.progressed();
-            Ok(n)
-        })
+        let out = retry_read(
+            &config,
+            None,
+            Operation::Read,
+            "k",
+            |n, deadline| async move {
+                tokio::time::sleep(Duration::from_millis(900)).await;
+                deadline.progressed();
+                if n == 1 {
+                    // Stalls after the first chunk.
+                    tokio::time::sleep(Duration::from_millis(1100)).await;
+                }
+                deadline.progressed();
+                Ok(n)
+            },
+        )
         .await;
         assert_eq!(out.ok(), Some(2));
     }

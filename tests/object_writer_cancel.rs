@@ -27,7 +27,7 @@ struct Counting {
 
 impl Counting {
     fn in_progress(&self) -> usize {
-        self.open.lock().unwrap().len()
+        self.open.lock().expect("lock").len()
     }
 }
 
@@ -42,7 +42,7 @@ impl MultipartStore for Counting {
     async fn create_multipart(&self, path: &Path) -> object_store::Result<MultipartId> {
         tokio::task::yield_now().await;
         let id = self.inner.create_multipart(path).await?;
-        self.open.lock().unwrap().insert(id.clone());
+        self.open.lock().expect("lock").insert(id.clone());
         Ok(id)
     }
 
@@ -65,7 +65,7 @@ impl MultipartStore for Counting {
     ) -> object_store::Result<PutResult> {
         tokio::task::yield_now().await;
         let result = self.inner.complete_multipart(path, id, parts).await?;
-        self.open.lock().unwrap().remove(id);
+        self.open.lock().expect("lock").remove(id);
         tokio::task::yield_now().await;
         Ok(result)
     }
@@ -73,7 +73,7 @@ impl MultipartStore for Counting {
     async fn abort_multipart(&self, path: &Path, id: &MultipartId) -> object_store::Result<()> {
         tokio::task::yield_now().await;
         self.inner.abort_multipart(path, id).await?;
-        self.open.lock().unwrap().remove(id);
+        self.open.lock().expect("lock").remove(id);
         Ok(())
     }
 }
@@ -159,7 +159,11 @@ async fn dropping_abort_at_any_await_point_leaves_no_upload() -> seerstore::Resu
         }
         drop(abort);
         settle(&counting).await;
-        assert_eq!(counting.in_progress(), 0, "abort dropped after {polls} polls");
+        assert_eq!(
+            counting.in_progress(),
+            0,
+            "abort dropped after {polls} polls"
+        );
         assert!(!storage.exists("L0/1.sst").await?);
         if let Some(result) = outcome {
             return result;

@@ -55,7 +55,11 @@ fn upload_gone(server: &Server) -> Fault {
     }
 }
 
-async fn write_streamed(storage: &dyn Storage, key: &str, data: &Bytes) -> seerstore::Result<seerstore::ObjectMeta> {
+async fn write_streamed(
+    storage: &dyn Storage,
+    key: &str,
+    data: &Bytes,
+) -> seerstore::Result<seerstore::ObjectMeta> {
     let mut writer = storage.writer(key).await?;
     for chunk in data.chunks(1024 * 1024) {
         writer.write(Bytes::copy_from_slice(chunk)).await?;
@@ -72,10 +76,15 @@ async fn lost_answer_over_same_size_object(name: &str, server: &Server) {
         .await
         .expect("proxy");
     let prefix = unique_prefix(&format!("lost-completion-{name}"));
-    let faulted = server.open(&through(&proxy, endpoint), &prefix, &options()).await;
+    let faulted = server
+        .open(&through(&proxy, endpoint), &prefix, &options())
+        .await;
     let direct = server.open(endpoint, &prefix, &options()).await;
     let (old, new) = (data(1), data(2));
-    direct.write("L0/1.sst", old.clone()).await.expect("old object");
+    direct
+        .write("L0/1.sst", old.clone())
+        .await
+        .expect("old object");
 
     let meta = write_streamed(&*faulted, "L0/1.sst", &new)
         .await
@@ -110,10 +119,15 @@ async fn upload_gone_over_same_size_object(name: &str, server: &Server) {
         });
     let proxy = Proxy::start(config).await.expect("proxy");
     let prefix = unique_prefix(&format!("gone-completion-{name}"));
-    let faulted = server.open(&through(&proxy, endpoint), &prefix, &options()).await;
+    let faulted = server
+        .open(&through(&proxy, endpoint), &prefix, &options())
+        .await;
     let direct = server.open(endpoint, &prefix, &options()).await;
     let (old, new) = (data(1), data(2));
-    direct.write("L0/1.sst", old.clone()).await.expect("old object");
+    direct
+        .write("L0/1.sst", old.clone())
+        .await
+        .expect("old object");
 
     match write_streamed(&*faulted, "L0/1.sst", &new).await {
         Ok(meta) => panic!("{name}: reported written, with the old object: {meta:?}"),
@@ -130,18 +144,26 @@ async fn conditional_request_conflict_is_retried(name: &str, server: &Server) {
     let endpoint = server.endpoint();
     let config = ProxyConfig::new(upstream_of(endpoint), 1)
         .rule(
-            Rule::new(Trigger::Nth(2), Fault::Canned(409, "ConditionalRequestConflict"))
-                .method("PUT")
-                .target_contains("MANIFEST"),
+            Rule::new(
+                Trigger::Nth(2),
+                Fault::Canned(409, "ConditionalRequestConflict"),
+            )
+            .method("PUT")
+            .target_contains("MANIFEST"),
         )
         .rule(
-            Rule::new(Trigger::Nth(1), Fault::Canned(409, "ConditionalRequestConflict"))
-                .method("PUT")
-                .target_contains("CURRENT"),
+            Rule::new(
+                Trigger::Nth(1),
+                Fault::Canned(409, "ConditionalRequestConflict"),
+            )
+            .method("PUT")
+            .target_contains("CURRENT"),
         );
     let proxy = Proxy::start(config).await.expect("proxy");
     let prefix = unique_prefix(&format!("conflict-{name}"));
-    let faulted = server.open(&through(&proxy, endpoint), &prefix, &options()).await;
+    let faulted = server
+        .open(&through(&proxy, endpoint), &prefix, &options())
+        .await;
 
     let v1 = faulted
         .write("MANIFEST", Bytes::from_static(b"v1"))

@@ -64,7 +64,9 @@ async fn slow_steady_transfers_complete_in_one_attempt() {
     let proxy = Proxy::start(config).await.expect("proxy");
     let prefix = unique_prefix("slow-transfers");
     // No retries: the one attempt must succeed.
-    let slow = server.open(&through(&proxy, endpoint), &prefix, &options(0)).await;
+    let slow = server
+        .open(&through(&proxy, endpoint), &prefix, &options(0))
+        .await;
     let direct = server.open(endpoint, &prefix, &options(0)).await;
 
     let big = data(8 * MIB);
@@ -91,12 +93,13 @@ async fn a_body_that_stops_is_retried() {
     let Some(server) = Server::moto() else { return };
     let endpoint = server.endpoint();
     let pause = ATTEMPT_TIMEOUT + Duration::from_secs(1);
-    let config = ProxyConfig::new(upstream_of(endpoint), 1).rule(
-        Rule::new(Trigger::Nth(1), Fault::PauseAnswer(256 * 1024, pause)).method("GET"),
-    );
+    let config = ProxyConfig::new(upstream_of(endpoint), 1)
+        .rule(Rule::new(Trigger::Nth(1), Fault::PauseAnswer(256 * 1024, pause)).method("GET"));
     let proxy = Proxy::start(config).await.expect("proxy");
     let prefix = unique_prefix("stalled-body");
-    let faulted = server.open(&through(&proxy, endpoint), &prefix, &options(2)).await;
+    let faulted = server
+        .open(&through(&proxy, endpoint), &prefix, &options(2))
+        .await;
     let direct = server.open(endpoint, &prefix, &options(2)).await;
 
     let data = data(2 * MIB);

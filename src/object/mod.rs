@@ -369,6 +369,7 @@ impl ObjectStorage {
 
     /// Writes once; a retried conditional write that conflicts is checked
     /// against the object's bytes (our earlier attempt may have landed).
+    #[allow(clippy::too_many_arguments)]
     async fn put_once(
         &self,
         attempt: u32,
@@ -541,14 +542,20 @@ impl Storage for ObjectStorage {
         crate::trace::traced("object_store", Operation::Read, path, async move {
             let op = Operation::Read;
             let location = &self.prefix.object_path(op, path)?;
-            retry_read(&self.retry, self.limit(), op, path, |_, deadline| async move {
-                let result = store_get(self.store.as_ref(), location)
-                    .await
-                    .map_err(|e| from_object_store(op, path, None, e))?;
-                body::collect(result, &deadline)
-                    .await
-                    .map_err(|e| from_object_store(op, path, None, e))
-            })
+            retry_read(
+                &self.retry,
+                self.limit(),
+                op,
+                path,
+                |_, deadline| async move {
+                    let result = store_get(self.store.as_ref(), location)
+                        .await
+                        .map_err(|e| from_object_store(op, path, None, e))?;
+                    body::collect(result, &deadline)
+                        .await
+                        .map_err(|e| from_object_store(op, path, None, e))
+                },
+            )
             .await
         })
         .await
@@ -601,9 +608,16 @@ impl Storage for ObjectStorage {
             };
             let (data, mode) = (&data, &mode);
             let len = data.len() as u64;
-            retry_write(&self.retry, self.limit(), op, path, len, |attempt, deadline| {
-                self.put_once(attempt, path, location, data, mode, put_mode, deadline)
-            })
+            retry_write(
+                &self.retry,
+                self.limit(),
+                op,
+                path,
+                len,
+                |attempt, deadline| {
+                    self.put_once(attempt, path, location, data, mode, put_mode, deadline)
+                },
+            )
             .await
         })
         .await

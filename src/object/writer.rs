@@ -452,11 +452,17 @@ impl ObjectWriter {
         };
         let store = self.store.as_ref();
         let digest = &digest;
-        let ours = retry_read(&self.retry, limit, OP, key, |_, deadline: Deadline| async move {
-            landed::landed(store, location, Written::Parts(digest), &deadline)
-                .await
-                .map_err(|e| from_object_store(OP, key, None, e))
-        })
+        let ours = retry_read(
+            &self.retry,
+            limit,
+            OP,
+            key,
+            |_, deadline: Deadline| async move {
+                landed::landed(store, location, Written::Parts(digest), &deadline)
+                    .await
+                    .map_err(|e| from_object_store(OP, key, None, e))
+            },
+        )
         .await;
         match ours {
             Ok(Some(head)) => Ok(ObjectMeta::new(key, self.size).with_version(encode_version(
@@ -569,4 +575,3 @@ async fn start_upload(
     .await?;
     Ok(Sink::Generic(upload))
 }
-

@@ -108,4 +108,3 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Paced<'_, W> {
         std::pin::Pin::new(&mut *self.inner).poll_shutdown(cx)
     }
 }
-
