@@ -253,6 +253,20 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// A write whose answer was lost may or may not have taken effect, and
+    /// nothing at the key proves that it did: the object there is not
+    /// (provably) the one this call wrote. Not retryable: read the key to
+    /// learn what it holds.
+    #[error("{op} {path:?}: outcome unknown: the write may or may not have landed, and the object at the key is not provably this write's: {source}")]
+    OutcomeUnknown {
+        /// The failed operation.
+        op: Operation,
+        /// The key, relative to the storage root or prefix.
+        path: String,
+        /// The error of the last attempt.
+        #[source]
+        source: BoxError,
+    },
     /// A storage URL or its options could not be used. Credentials in the
     /// URL are never part of the message.
     #[error("invalid storage URL {url:?}: {reason}")]
@@ -388,7 +402,7 @@ impl Error {
     /// A short, stable name of the variant, for metric labels and trace
     /// fields: `not_found`, `already_exists`, `precondition`, `not_modified`,
     /// `invalid_path`, `invalid_range`, `io`, `object_store`, `timeout`,
-    /// `not_supported`, `invalid_url`. It never carries a message, so
+    /// `not_supported`, `outcome_unknown`, `invalid_url`. It never carries a message, so
     /// nothing of a URL or a credential.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -402,6 +416,7 @@ impl Error {
             Error::ObjectStore { .. } => "object_store",
             Error::Timeout { .. } => "timeout",
             Error::NotSupported { .. } => "not_supported",
+            Error::OutcomeUnknown { .. } => "outcome_unknown",
             Error::InvalidUrl { .. } => "invalid_url",
         }
     }
@@ -426,7 +441,8 @@ impl Error {
             | Error::Io { op, .. }
             | Error::ObjectStore { op, .. }
             | Error::Timeout { op, .. }
-            | Error::NotSupported { op, .. } => Some(*op),
+            | Error::NotSupported { op, .. }
+            | Error::OutcomeUnknown { op, .. } => Some(*op),
             Error::InvalidUrl { .. } => Some(Operation::Open),
         }
     }
@@ -443,7 +459,8 @@ impl Error {
             | Error::Io { path, .. }
             | Error::ObjectStore { path, .. }
             | Error::Timeout { path, .. }
-            | Error::NotSupported { path, .. } => Some(path),
+            | Error::NotSupported { path, .. }
+            | Error::OutcomeUnknown { path, .. } => Some(path),
             Error::InvalidUrl { .. } => None,
         }
     }

@@ -5,9 +5,13 @@
 //! 5xx) cannot be downcast by callers. [`StatusConnector`] wraps the default
 //! reqwest client: a response with one of those statuses becomes an
 //! [`HttpError`] whose source is a [`StatusError`], which stays reachable
-//! through `source()` from the final `object_store::Error`. Every other
-//! status (404, 409, 412, 304, ...) reaches object_store untouched, so it
-//! still maps them to `NotFound`, `AlreadyExists`, `Precondition`.
+//! through `source()` from the final `object_store::Error`. So does S3's
+//! `409 ConditionalRequestConflict` (a concurrent conditional write to the
+//! same key was in flight), which object_store would map to
+//! `AlreadyExists`: it is a retryable conflict, not a failed condition.
+//! Every other status (404, other 409s, 412, 304, ...) reaches object_store
+//! untouched (a 409's body read here is handed on), so it still maps them
+//! to `NotFound`, `AlreadyExists`, `Precondition`.
 //!
 //! Stores built by [`open`](crate::open) install this connector and turn
 //! object_store's own retries off, so the retry loop of this crate is the
@@ -25,6 +29,9 @@ use object_store::ClientOptions;
 
 /// How much of an error response body is read to find its error code.
 const MAX_ERROR_BODY: usize = 4 * 1024;
+
+/// S3's code for a conditional write that met another one in flight.
+const CONDITIONAL_REQUEST_CONFLICT: &str = "ConditionalRequestConflict";
 
 /// A retryable HTTP status, kept as a typed error in the `source()` chain.
 ///
@@ -52,10 +59,12 @@ impl StatusError {
         self.code.as_deref()
     }
 
-    /// Whether the status is transient (408, 429, 500, 502, 503, 504, or an
-    /// S3 `SlowDown` code).
+    /// Whether the status is transient (408, 429, 500, 502, 503, 504, an
+    /// S3 `SlowDown` code, or a 409 `ConditionalRequestConflict`).
     pub fn is_transient(&self) -> bool {
-        is_transient_status(self.status) || self.code.as_deref() == Some("SlowDown")
+        is_transient_status(self.status)
+            || self.code.as_deref() == Some("SlowDown")
+            || (self.status == 409 && self.code.as_deref() == Some(CONDITIONAL_REQUEST_CONFLICT))
     }
 }
 
@@ -98,6 +107,9 @@ impl HttpService for StatusService {
     async fn call(&self, req: HttpRequest) -> Result<HttpResponse, HttpError> {
         let response = self.inner.execute(req).await?;
         let status = response.status().as_u16();
+        if status == 409 {
+            return conflict(response).await;
+        }
         if !is_transient_status(status) {
             return Ok(response);
         }
@@ -116,6 +128,37 @@ impl HttpService for StatusService {
             HttpErrorKind::Request
         };
         Err(HttpError::new(kind, StatusError::new(status, code)))
+    }
+}
+
+/// A 409: a retryable [`StatusError`] if its code (Azure's header, or the
+/// S3 body's `<Code>`) is `ConditionalRequestConflict`; otherwise the
+/// response itself, its body (read to find the code) handed on whole.
+async fn conflict(response: HttpResponse) -> Result<HttpResponse, HttpError> {
+    let header_code = response
+        .headers()
+        .get("x-ms-error-code")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(code) = header_code {
+        if code == CONDITIONAL_REQUEST_CONFLICT {
+            return Err(HttpError::new(
+                HttpErrorKind::Request,
+                StatusError::new(409, Some(code)),
+            ));
+        }
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    // An error body is small; it is read whole (object_store reads it
+    // anyway to report the error) and handed on unchanged.
+    let body = body.bytes().await?;
+    match error_code(&body[..body.len().min(MAX_ERROR_BODY)]) {
+        Some(code) if code == CONDITIONAL_REQUEST_CONFLICT => Err(HttpError::new(
+            HttpErrorKind::Request,
+            StatusError::new(409, Some(code)),
+        )),
+        _ => Ok(HttpResponse::from_parts(parts, body.into())),
     }
 }
 
@@ -167,5 +210,9 @@ mod tests {
         assert!(err.is_transient());
         assert!(!StatusError::new(403, None).is_transient());
         assert!(StatusError::new(400, Some("SlowDown".into())).is_transient());
+        let conflict = StatusError::new(409, Some(CONDITIONAL_REQUEST_CONFLICT.into()));
+        assert!(conflict.is_transient());
+        assert!(!StatusError::new(409, Some("BucketAlreadyExists".into())).is_transient());
+        assert!(!StatusError::new(409, None).is_transient());
     }
 }

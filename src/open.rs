@@ -41,9 +41,17 @@ use crate::{LocalStorage, ObjectStorage, RetryConfig, Storage};
 /// not given as options come from the environment (the builders'
 /// `from_env`). An unknown option is an [`Error::InvalidUrl`].
 ///
+/// An option that names a URL (`endpoint`, `proxy_url`, ...) must be an
+/// `http://` or `https://` URL with a host and without credentials; any
+/// other value is an [`Error::InvalidUrl`] here, not a failure of the first
+/// request.
+///
 /// Stores built here install `seerstore::http::StatusConnector`
 /// (retryable HTTP statuses stay typed) and turn object_store's own retries
-/// off, so this crate's retry loop is the only one. An S3 store with a custom
+/// off, so this crate's retry loop is the only one. object_store's bound on
+/// a whole request (30 s) is raised to a day unless the `timeout` option
+/// sets it, so that a large transfer that keeps moving is not cut off:
+/// [`RetryConfig::attempt_timeout`] bounds the waits instead. An S3 store with a custom
 /// endpoint uses path-style requests and, unless configured otherwise,
 /// `copy_if_not_exists = multipart`.
 ///
@@ -268,6 +276,7 @@ impl Target {
             }
             _ => {
                 self.check_store_key(key)?;
+                self.check_store_value(key, value)?;
                 self.store_options.push((key.to_owned(), value.to_owned()));
             }
         }
@@ -287,6 +296,38 @@ impl Target {
         } else {
             Err(self.invalid(format!("unknown option {key:?}")))
         }
+    }
+
+    /// Refuses a value whose form is known and wrong, so that `open` fails
+    /// rather than the first request: an endpoint (or other URL option)
+    /// that is not an `http(s)://host` URL, or carries credentials. (The
+    /// builders check booleans and durations themselves.)
+    fn check_store_value(&self, key: &str, value: &str) -> Result<()> {
+        if !cloud::is_url_option(self.scheme, key) {
+            return Ok(());
+        }
+        let shown = if is_secret_key(key) {
+            "***".to_owned()
+        } else {
+            redact_url(value)
+        };
+        let bad = |why: String| self.invalid(format!("option {key}={shown:?}: {why}"));
+        let url = Url::parse(value).map_err(|e| bad(format!("not a URL ({e})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("expected an http:// or https:// URL".into()));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad("the URL names no host".into()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad(
+                "credentials in the URL are not accepted; pass them as options".into(),
+            ));
+        }
+        if url.fragment().is_some() {
+            return Err(bad("a fragment ('#...') is not allowed".into()));
+        }
+        Ok(())
     }
 
     fn object_storage(&self, store: Arc<dyn object_store::ObjectStore>) -> Result<ObjectStorage> {
@@ -355,6 +396,72 @@ type Stores = (
 mod cloud {
     use super::*;
 
+    /// object_store's bound on a whole request (30 s by default), raised
+    /// unless an option sets it: it would cut off a large transfer that
+    /// keeps moving, while this crate's `attempt_timeout` already bounds
+    /// the wait for the first byte and each stall between chunks.
+    #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+    const WHOLE_REQUEST_TIMEOUT: &str = "1day";
+
+    /// The options of each scheme that name a URL (endpoints, proxies).
+    pub(super) fn is_url_option(scheme: Scheme, key: &str) -> bool {
+        let canonical = match scheme {
+            Scheme::File | Scheme::Memory => None,
+            Scheme::S3 => s3_canonical(key),
+            Scheme::Gcs => gcs_canonical(key),
+            Scheme::Azure => azure_canonical(key),
+        };
+        canonical.is_some_and(|name| {
+            matches!(
+                name.as_str(),
+                "aws_endpoint"
+                    | "aws_endpoint_url_s3"
+                    | "aws_endpoint_url_sts"
+                    | "aws_metadata_endpoint"
+                    | "aws_container_credentials_full_uri"
+                    | "azure_storage_endpoint"
+                    | "azure_msi_endpoint"
+                    | "azure_storage_authority_host"
+                    | "azure_fabric_token_service_url"
+                    | "google_base_url"
+                    | "proxy_url"
+            )
+        })
+    }
+
+    #[cfg(feature = "aws")]
+    fn s3_canonical(key: &str) -> Option<String> {
+        let key = key.parse::<object_store::aws::AmazonS3ConfigKey>().ok()?;
+        Some(key.as_ref().to_owned())
+    }
+
+    #[cfg(not(feature = "aws"))]
+    fn s3_canonical(_: &str) -> Option<String> {
+        None
+    }
+
+    #[cfg(feature = "gcp")]
+    fn gcs_canonical(key: &str) -> Option<String> {
+        let key = key.parse::<object_store::gcp::GoogleConfigKey>().ok()?;
+        Some(key.as_ref().to_owned())
+    }
+
+    #[cfg(not(feature = "gcp"))]
+    fn gcs_canonical(_: &str) -> Option<String> {
+        None
+    }
+
+    #[cfg(feature = "azure")]
+    fn azure_canonical(key: &str) -> Option<String> {
+        let key = key.parse::<object_store::azure::AzureConfigKey>().ok()?;
+        Some(key.as_ref().to_owned())
+    }
+
+    #[cfg(not(feature = "azure"))]
+    fn azure_canonical(_: &str) -> Option<String> {
+        None
+    }
+
     #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
     fn no_retries() -> object_store::RetryConfig {
         object_store::RetryConfig {
@@ -371,7 +478,12 @@ mod cloud {
     #[cfg(feature = "aws")]
     pub(super) fn s3(target: &Target) -> Result<Stores> {
         use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3CopyIfNotExists};
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&target.bucket);
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(&target.bucket)
+            .with_config(
+                AmazonS3ConfigKey::Client(object_store::ClientConfigKey::Timeout),
+                WHOLE_REQUEST_TIMEOUT,
+            );
         let mut has_endpoint = false;
         let mut set_style = false;
         let mut set_copy = false;
@@ -423,7 +535,12 @@ mod cloud {
     #[cfg(feature = "gcp")]
     pub(super) fn gcs(target: &Target) -> Result<Stores> {
         use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-        let mut builder = GoogleCloudStorageBuilder::from_env().with_bucket_name(&target.bucket);
+        let mut builder = GoogleCloudStorageBuilder::from_env()
+            .with_bucket_name(&target.bucket)
+            .with_config(
+                GoogleConfigKey::Client(object_store::ClientConfigKey::Timeout),
+                WHOLE_REQUEST_TIMEOUT,
+            );
         for (key, value) in &target.store_options {
             let key: GoogleConfigKey = key.parse().map_err(|e| target.build_error(e))?;
             builder = builder.with_config(key, value);
@@ -455,7 +572,12 @@ mod cloud {
     #[cfg(feature = "azure")]
     pub(super) fn azure(target: &Target) -> Result<Stores> {
         use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-        let mut builder = MicrosoftAzureBuilder::from_env().with_container_name(&target.bucket);
+        let mut builder = MicrosoftAzureBuilder::from_env()
+            .with_container_name(&target.bucket)
+            .with_config(
+                AzureConfigKey::Client(object_store::ClientConfigKey::Timeout),
+                WHOLE_REQUEST_TIMEOUT,
+            );
         for (key, value) in &target.store_options {
             let key: AzureConfigKey = key.parse().map_err(|e| target.build_error(e))?;
             builder = builder.with_config(key, value);
@@ -499,7 +621,8 @@ fn is_secret_key(key: &str) -> bool {
 
 /// `url` with its user, password, fragment and secret-looking query values
 /// (keys containing `secret`, `token`, `sas`, `password`, `key`, `sig`,
-/// `credential` or `auth`) replaced by `***`: what every error of this
+/// `credential` or `auth`) replaced by `***`, and so the user info of a URL
+/// given as a query value (`endpoint=http://user:pw@host`): what every error of this
 /// crate shows of a URL. Works on text that does not parse as a URL too.
 ///
 /// ```
@@ -545,7 +668,18 @@ pub fn redact_url(url: &str) -> String {
                 Some((key, _)) if is_secret_key(&percent_decode(key).unwrap_or_default()) => {
                     format!("{key}=***")
                 }
-                _ => pair.to_owned(),
+                // A value that is a URL itself (an endpoint) may carry a
+                // user and password of its own.
+                Some((key, value)) => {
+                    let decoded = percent_decode(value).unwrap_or_else(|| value.to_owned());
+                    let hidden = redact_url(&decoded);
+                    if hidden == decoded {
+                        pair.to_owned()
+                    } else {
+                        format!("{key}={hidden}")
+                    }
+                }
+                None => pair.to_owned(),
             })
             .collect();
         out.push_str(&pairs.join("&"));
@@ -620,6 +754,11 @@ mod tests {
         assert!(redacted.contains("region=eu-west-1"), "{redacted}");
         assert!(redacted.starts_with("s3://***@bucket/p?"), "{redacted}");
         assert!(!redact_url("not a url ?token=abc").contains("abc"));
+        assert_eq!(
+            redact_url("s3://b/p?endpoint=http://user:hunter2@host:9000&region=x"),
+            "s3://b/p?endpoint=http://***@host:9000&region=x"
+        );
+        assert!(!redact_url("s3://b?endpoint=http%3A%2F%2Fu%3Ahunter2%40h").contains("hunter2"));
     }
 
     #[test]
@@ -680,5 +819,26 @@ mod tests {
         ] {
             assert!(matches!(parse(url), Err(Error::InvalidUrl { .. })), "{url}");
         }
+    }
+
+    #[cfg(feature = "aws")]
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        for endpoint in [
+            "::::",
+            "localhost:9000",
+            "ftp://host/x",
+            "http://",
+            "http://user:pw@host",
+            "http://host/#frag",
+        ] {
+            let url = format!("s3://b/p?endpoint={}", endpoint.replace('#', "%23"));
+            assert!(
+                matches!(parse(&url), Err(Error::InvalidUrl { .. })),
+                "{endpoint}"
+            );
+        }
+        assert!(parse("s3://b/p?endpoint=http://127.0.0.1:9000&region=x").is_ok());
+        assert!(parse("s3://b/p?aws_endpoint=https://s3.example.com").is_ok());
     }
 }

@@ -32,8 +32,13 @@ pub struct RetryConfig {
     /// Randomise each delay by ±50% so that clients do not retry in step.
     /// Default `true`.
     pub jitter: bool,
-    /// Bound on each attempt, including reading the response body; `None`
-    /// lets a stalled connection hang the call. Default 30 s.
+    /// Bound on each wait of an attempt: until the first byte of the
+    /// answer, and then on any stall between two chunks of a response
+    /// body, so a large read that keeps moving is never cut off. A request
+    /// body (a PUT) is given [`attempt_timeout`](Self::attempt_timeout)
+    /// plus the time to send it at 1 MiB/s, since its progress cannot be
+    /// observed through object_store. `None` lets a stalled connection
+    /// hang the call. Default 30 s.
     pub attempt_timeout: Option<Duration>,
     /// Growth factor of the delay between retries. Default 2.
     pub multiplier: f64,
@@ -170,12 +175,95 @@ impl RetryState {
     }
 }
 
+/// The slowest upload rate an attempt is given time for: a request body of
+/// `n` bytes adds `n / MIN_UPLOAD_RATE` seconds to the first deadline of its
+/// attempt. object_store's HTTP client sends the body itself, so its
+/// progress cannot be watched; this keeps a slow upload that moves from
+/// being cut off, and a stalled one bounded all the same.
+pub(crate) const MIN_UPLOAD_RATE: u64 = 1024 * 1024;
+
+/// The watchdog of one attempt: it expires `attempt_timeout` after the
+/// attempt started (plus the time to send its request body), or after the
+/// last sign of [`progress`](Self::progressed), whichever is later.
+///
+/// A cheap handle (clones share one deadline). Code inside an attempt that
+/// reads a body calls [`progressed`](Self::progressed) when the answer's
+/// head arrives and after each chunk, so that only waiting is bounded,
+/// never a whole transfer.
+#[derive(Debug, Clone)]
+pub(crate) struct Deadline {
+    state: Option<std::sync::Arc<DeadlineState>>,
+}
+
+#[derive(Debug)]
+struct DeadlineState {
+    timeout: Duration,
+    origin: tokio::time::Instant,
+    /// The deadline, in nanoseconds after `origin`; only ever moves later.
+    at: std::sync::atomic::AtomicU64,
+}
+
+impl Deadline {
+    /// A deadline `timeout` from now, plus the time to send `upload`
+    /// bytes at [`MIN_UPLOAD_RATE`]; `None`: never expires.
+    pub(crate) fn start(timeout: Option<Duration>, upload: u64) -> Self {
+        let state = timeout.map(|timeout| {
+            let sending = Duration::from_secs_f64(upload as f64 / MIN_UPLOAD_RATE as f64);
+            std::sync::Arc::new(DeadlineState {
+                timeout,
+                origin: tokio::time::Instant::now(),
+                at: std::sync::atomic::AtomicU64::new(nanos(timeout + sending)),
+            })
+        });
+        Self { state }
+    }
+
+    /// A byte arrived: the deadline moves to `attempt_timeout` from now
+    /// (never earlier than it was).
+    pub(crate) fn progressed(&self) {
+        if let Some(state) = &self.state {
+            let at = nanos(state.origin.elapsed() + state.timeout);
+            state.at.fetch_max(at, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Completes once the deadline has passed (never, without a timeout).
+    pub(crate) async fn expired(&self) {
+        let Some(state) = &self.state else {
+            return std::future::pending().await;
+        };
+        loop {
+            let at = state.origin
+                + Duration::from_nanos(state.at.load(std::sync::atomic::Ordering::Relaxed));
+            if tokio::time::Instant::now() >= at {
+                return;
+            }
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// Runs `request` until it ends or this deadline passes (`None` then).
+    pub(crate) async fn bound<T>(&self, request: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            outcome = request => Some(outcome),
+            () = self.expired() => None,
+        }
+    }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// Runs `attempt` until it succeeds, fails permanently, or the retries in
 /// `config` are used up; returns the last error then.
 ///
 /// `attempt` gets the attempt number (1 for the first). Each attempt is
-/// bounded by `config.attempt_timeout` ([`Error::Timeout`], which is
-/// retryable); only errors with [`Error::is_retryable`] are retried.
+/// bounded by `config.attempt_timeout` as a whole ([`Error::Timeout`],
+/// which is retryable): right for requests whose answer is small. An
+/// attempt that reads a body uses [`retry_read`]; one that sends a body,
+/// [`retry_write`]. Only errors with [`Error::is_retryable`] are retried.
 ///
 /// Each attempt holds a permit of `limit` (when given) from before it
 /// starts until it ends. Waiting for the permit is not part of the
@@ -192,6 +280,59 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
+    retry_with_deadline(config, limit, op, path, 0, |n, _| attempt(n)).await
+}
+
+/// Like [`retry`], for an attempt that reads a response body: it gets the
+/// attempt's [`Deadline`] and marks progress on it (the answer's head, each
+/// chunk; `object::body::collect` does both), so `attempt_timeout` bounds
+/// the wait for the first byte and each stall between chunks, never the
+/// whole transfer.
+pub(crate) async fn retry_read<T, F, Fut>(
+    config: &RetryConfig,
+    limit: Option<&Semaphore>,
+    op: Operation,
+    path: &str,
+    attempt: F,
+) -> Result<T>
+where
+    F: FnMut(u32, Deadline) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    retry_with_deadline(config, limit, op, path, 0, attempt).await
+}
+
+/// Like [`retry_read`], for an attempt that sends a request body of
+/// `upload` bytes: its first deadline leaves time to send it at
+/// [`MIN_UPLOAD_RATE`].
+pub(crate) async fn retry_write<T, F, Fut>(
+    config: &RetryConfig,
+    limit: Option<&Semaphore>,
+    op: Operation,
+    path: &str,
+    upload: u64,
+    attempt: F,
+) -> Result<T>
+where
+    F: FnMut(u32, Deadline) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    retry_with_deadline(config, limit, op, path, upload, attempt).await
+}
+
+/// The one retry loop behind [`retry`], [`retry_read`] and [`retry_write`].
+async fn retry_with_deadline<T, F, Fut>(
+    config: &RetryConfig,
+    limit: Option<&Semaphore>,
+    op: Operation,
+    path: &str,
+    upload: u64,
+    mut attempt: F,
+) -> Result<T>
+where
+    F: FnMut(u32, Deadline) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
     // Shared with the notify callback below, which names the failed attempt.
     let number = &std::sync::atomic::AtomicU32::new(0);
     let attempt_timeout = config.attempt_timeout;
@@ -205,20 +346,19 @@ where
             let _permit = permit(limit).await;
             crate::trace::record_attempt(this_attempt);
             count_attempt(op);
+            let deadline = Deadline::start(attempt_timeout, upload);
             let fut = match attempt.lock() {
-                Ok(mut attempt) => (*attempt)(this_attempt),
-                Err(poisoned) => (*poisoned.into_inner())(this_attempt),
+                Ok(mut attempt) => (*attempt)(this_attempt, deadline.clone()),
+                Err(poisoned) => (*poisoned.into_inner())(this_attempt, deadline.clone()),
             };
-            let outcome = match attempt_timeout {
-                Some(timeout) => match tokio::time::timeout(timeout, fut).await {
-                    Ok(outcome) => outcome,
-                    Err(_elapsed) => Err(Error::Timeout {
-                        op,
-                        path: path.to_owned(),
-                        timeout,
-                    }),
-                },
-                None => fut.await,
+            // Without a timeout the deadline never passes.
+            let outcome = match deadline.bound(fut).await {
+                Some(outcome) => outcome,
+                None => Err(Error::Timeout {
+                    op,
+                    path: path.to_owned(),
+                    timeout: attempt_timeout.unwrap_or_default(),
+                }),
             };
             outcome.map_err(|err| {
                 if err.is_retryable() {
@@ -379,6 +519,88 @@ mod tests {
         .await;
         let waited = begin.elapsed();
         assert!(waited >= Duration::from_millis(500) && waited <= Duration::from_millis(1500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_that_keeps_moving_is_not_cut_off() {
+        let config = RetryConfig {
+            max_retries: 0,
+            attempt_timeout: Some(Duration::from_secs(1)),
+            ..RetryConfig::default()
+        };
+        // Ten seconds in all, never more than half a second without progress.
+        let out = retry_read(
+            &config,
+            None,
+            Operation::Read,
+            "k",
+            |_, deadline| async move {
+                for _ in 0..20 {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    deadline.progressed();
+                }
+                Ok(())
+            },
+        )
+        .await;
+        assert!(out.is_ok(), "{out:?}");
+        // The same attempt without progress is cut off.
+        let out = retry(&config, None, Operation::Read, "k", |_| async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ok(())
+        })
+        .await;
+        assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_between_chunks_times_out_and_is_retried() {
+        let config = RetryConfig {
+            max_retries: 1,
+            attempt_timeout: Some(Duration::from_secs(1)),
+            jitter: false,
+            ..RetryConfig::default()
+        };
+        let out = retry_read(
+            &config,
+            None,
+            Operation::Read,
+            "k",
+            |n, deadline| async move {
+                tokio::time::sleep(Duration::from_millis(900)).await;
+                deadline.progressed();
+                if n == 1 {
+                    // Stalls after the first chunk.
+                    tokio::time::sleep(Duration::from_millis(1100)).await;
+                }
+                deadline.progressed();
+                Ok(n)
+            },
+        )
+        .await;
+        assert_eq!(out.ok(), Some(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_upload_gets_time_to_send_its_body() {
+        let config = RetryConfig {
+            max_retries: 0,
+            attempt_timeout: Some(Duration::from_secs(1)),
+            ..RetryConfig::default()
+        };
+        // 4 MiB: 1 s plus 4 s at the slowest rate allowed.
+        let attempt = |_, _| async {
+            tokio::time::sleep(Duration::from_millis(4900)).await;
+            Ok(())
+        };
+        let out = retry_write(&config, None, Operation::Write, "k", 4 << 20, attempt).await;
+        assert!(out.is_ok(), "{out:?}");
+        let attempt = |_, _| async {
+            tokio::time::sleep(Duration::from_millis(5100)).await;
+            Ok(())
+        };
+        let out = retry_write(&config, None, Operation::Write, "k", 4 << 20, attempt).await;
+        assert!(matches!(out, Err(Error::Timeout { .. })), "{out:?}");
     }
 
     #[tokio::test(start_paused = true)]

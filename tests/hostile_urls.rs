@@ -143,3 +143,38 @@ async fn opened_azure_storage_debug_hides_credentials() -> seerstore::Result<()>
     assert_no_secret("azure error", &shown(&err));
     Ok(())
 }
+
+/// An option that names a URL must be an `http(s)://host` URL: a bad one
+/// fails `open` (not the first request), and its credentials never show.
+#[cfg(all(feature = "aws", feature = "azure", feature = "gcp"))]
+#[tokio::test]
+async fn bad_endpoints_fail_at_open() {
+    for url in [
+        "s3://bucket?endpoint=::::",
+        "s3://bucket/p?endpoint=localhost:9000",
+        "s3://bucket/p?endpoint=ftp://host/x",
+        "s3://bucket/p?aws_endpoint=http://",
+        "s3://bucket/p?endpoint=http://user:hunter2@host",
+        "s3://bucket/p?proxy_url=not%20a%20url",
+        "s3://bucket/p?allow_http=ture",
+        "s3://bucket/p?timeout=soon",
+        "az://container/p?azure_storage_endpoint=::::",
+        "az://container/p?endpoint=http://user:pa55@127.0.0.1:1",
+        "gs://bucket/p?google_base_url=nonsense",
+    ] {
+        match seerstore::open(url).await {
+            Err(err @ Error::InvalidUrl { .. }) => assert_no_secret(url, &shown(&err)),
+            Err(other) => panic!("{url}: expected InvalidUrl, got {other}"),
+            Ok(storage) => panic!("{url}: opened {storage:?}"),
+        }
+    }
+    for url in [
+        "s3://bucket/p?endpoint=http://127.0.0.1:9000&region=x",
+        "s3://bucket/p?endpoint=https://s3.example.com/&allow_http=false",
+        "az://container/p?endpoint=http://127.0.0.1:10000/devstoreaccount1&account_name=a&access_key=a2V5",
+    ] {
+        if let Err(e) = seerstore::open(url).await {
+            panic!("{url}: {e}");
+        }
+    }
+}

@@ -276,5 +276,14 @@ mod tests {
             StatusError::new(503, Some("SlowDown".into())),
         )));
         assert!(slow.is_retryable());
+        // A conditional write that met another in flight: retry, it is no
+        // failed condition.
+        let conflict = classify(generic(HttpError::new(
+            HttpErrorKind::Request,
+            StatusError::new(409, Some("ConditionalRequestConflict".into())),
+        )));
+        assert!(conflict.is_retryable());
+        assert!(!conflict.is_already_exists() && !conflict.is_precondition());
+        assert_eq!(conflict.status(), Some(409));
     }
 }

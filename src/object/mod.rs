@@ -3,14 +3,17 @@
 //! `InMemory`, `LocalFileSystem`).
 //!
 //! Every request goes through the crate's one retry loop
-//! ([`RetryConfig`]), one attempt at a time, each bounded by
-//! `attempt_timeout` (response bodies are read inside the attempt). Errors
-//! are classified from typed errors only (see `classify`).
+//! ([`RetryConfig`]), one attempt at a time. Response bodies are read
+//! inside the attempt, and `attempt_timeout` bounds the wait for the first
+//! byte and each stall between chunks (see `body`), not the transfer.
+//! Errors are classified from typed errors only (see `classify`).
 
+mod body;
 mod classify;
 mod copy;
 mod delete;
 mod keys;
+mod landed;
 mod list;
 mod read;
 mod writer;
@@ -27,7 +30,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPa
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Operation, Result};
-use crate::retry::{retry, RetryConfig};
+use crate::retry::{retry, retry_read, retry_write, Deadline, RetryConfig, RetryState};
 use crate::storage::{
     check_order, check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
     StorageAppender, StorageWriter, WriteMode,
@@ -43,6 +46,11 @@ pub const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
 pub const DEFAULT_MAX_PARTS_IN_FLIGHT: usize = 4;
 /// Default gap below which `read_ranges` merges two ranges: 1 MiB.
 pub const DEFAULT_COALESCE: u64 = 1024 * 1024;
+/// The largest range `read_ranges` makes by merging: 8 MiB. Ranges are
+/// not merged past it (a range asked for that is larger by itself is
+/// fetched whole), so one call holds at most `MAX_CONCURRENT_RANGES` such
+/// bodies in memory at once, and a stalled merged request refetches little.
+pub const MAX_MERGED_RANGE: u64 = 8 * 1024 * 1024;
 /// Merged ranges of one `read_ranges` call fetched at once.
 const MAX_CONCURRENT_RANGES: usize = 10;
 
@@ -226,7 +234,8 @@ impl ObjectStorage {
     }
 
     /// Sets the gap below which `read_ranges` merges two ranges into one
-    /// request.
+    /// request. A merged request never spans more than 8 MiB
+    /// (`MAX_MERGED_RANGE`) unless one range asked for does by itself.
     #[must_use]
     pub fn with_coalesce(mut self, coalesce: u64) -> Self {
         self.coalesce = coalesce;
@@ -304,6 +313,7 @@ impl ObjectStorage {
         key: &str,
         location: &Path,
         range: &Range<u64>,
+        deadline: Deadline,
     ) -> Result<(Bytes, u64)> {
         let options = GetOptions {
             range: Some(GetRange::Bounded(range.clone())),
@@ -315,8 +325,7 @@ impl ObjectStorage {
         };
         let size = result.meta.size;
         check_range(op, key, range, size)?;
-        let bytes = result
-            .bytes()
+        let bytes = body::collect(result, &deadline)
             .await
             .map_err(|e| from_object_store(op, key, None, e))?;
         let expected = range.end - range.start;
@@ -341,8 +350,8 @@ impl ObjectStorage {
         range: Range<u64>,
     ) -> Result<(Bytes, u64)> {
         let range = &range;
-        let result = retry(&self.retry, self.limit(), op, key, |_| {
-            self.get_range_once(op, key, location, range)
+        let result = retry_read(&self.retry, self.limit(), op, key, |_, deadline| {
+            self.get_range_once(op, key, location, range, deadline)
         })
         .await;
         match result {
@@ -367,6 +376,7 @@ impl ObjectStorage {
 
     /// Writes once; a retried conditional write that conflicts is checked
     /// against the object's bytes (our earlier attempt may have landed).
+    #[allow(clippy::too_many_arguments)]
     async fn put_once(
         &self,
         attempt: u32,
@@ -375,6 +385,7 @@ impl ObjectStorage {
         data: &Bytes,
         mode: &WriteMode,
         put_mode: &PutMode,
+        deadline: Deadline,
     ) -> Result<ObjectMeta> {
         let op = Operation::Write;
         let options = PutOptions {
@@ -403,20 +414,11 @@ impl ObjectStorage {
                     return Err(err);
                 }
                 // An earlier attempt may have landed and lost its answer.
-                let current = match store_get(self.store.as_ref(), location).await {
-                    Ok(current) => current,
-                    Err(object_store::Error::NotFound { .. }) => return Err(err),
-                    Err(e) => return Err(from_object_store(op, key, None, e)),
-                };
-                let meta = self.meta(key, &current.meta);
-                let bytes = current
-                    .bytes()
-                    .await
-                    .map_err(|e| from_object_store(op, key, None, e))?;
-                if bytes == *data {
-                    Ok(meta)
-                } else {
-                    Err(err)
+                let written = landed::Written::Bytes(data);
+                match landed::landed(self.store.as_ref(), location, written, &deadline).await {
+                    Ok(Some(current)) => Ok(self.meta(key, &current)),
+                    Ok(None) => Err(err),
+                    Err(e) => Err(from_object_store(op, key, None, e)),
                 }
             }
         }
@@ -450,14 +452,21 @@ async fn store_delete(store: &dyn ObjectStore, location: &Path) -> object_store:
     Ok(())
 }
 
-/// Ranges merged when less than `coalesce` apart, sorted by start.
+/// Ranges merged when less than `coalesce` apart, sorted by start; no
+/// merge makes a range longer than [`MAX_MERGED_RANGE`].
 fn merge_ranges(ranges: &[Range<u64>], coalesce: u64) -> Vec<Range<u64>> {
     let mut sorted: Vec<Range<u64>> = ranges.iter().filter(|r| r.start < r.end).cloned().collect();
-    sorted.sort_unstable_by_key(|r| r.start);
+    // The longest first among equal starts, so the others fall inside it.
+    sorted.sort_unstable_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
     let mut merged: Vec<Range<u64>> = Vec::with_capacity(sorted.len());
     for range in sorted {
         match merged.last_mut() {
-            Some(last) if range.start <= last.end.saturating_add(coalesce) => {
+            // Inside the last range, or near enough and short enough.
+            Some(last)
+                if range.end <= last.end
+                    || (range.start <= last.end.saturating_add(coalesce)
+                        && range.end - last.start <= MAX_MERGED_RANGE) =>
+            {
                 last.end = last.end.max(range.end);
             }
             _ => merged.push(range),
@@ -509,7 +518,13 @@ impl Storage for ObjectStorage {
                     out.push(Bytes::new());
                     continue;
                 }
-                let index = merged.partition_point(|m| m.start <= range.start) - 1;
+                // The merged range holding this one: past the merge cap,
+                // merged ranges may overlap or share a start.
+                let before = merged.partition_point(|m| m.start <= range.start);
+                let index = merged[..before]
+                    .iter()
+                    .rposition(|m| m.end >= range.end)
+                    .unwrap_or(before.saturating_sub(1));
                 let (bytes, _) = &fetched[index];
                 let offset = merged[index].start;
                 let start = usize::try_from(range.start - offset).unwrap_or(usize::MAX);
@@ -534,15 +549,20 @@ impl Storage for ObjectStorage {
         crate::trace::traced("object_store", Operation::Read, path, async move {
             let op = Operation::Read;
             let location = &self.prefix.object_path(op, path)?;
-            retry(&self.retry, self.limit(), op, path, |_| async move {
-                let result = store_get(self.store.as_ref(), location)
-                    .await
-                    .map_err(|e| from_object_store(op, path, None, e))?;
-                result
-                    .bytes()
-                    .await
-                    .map_err(|e| from_object_store(op, path, None, e))
-            })
+            retry_read(
+                &self.retry,
+                self.limit(),
+                op,
+                path,
+                |_, deadline| async move {
+                    let result = store_get(self.store.as_ref(), location)
+                        .await
+                        .map_err(|e| from_object_store(op, path, None, e))?;
+                    body::collect(result, &deadline)
+                        .await
+                        .map_err(|e| from_object_store(op, path, None, e))
+                },
+            )
             .await
         })
         .await
@@ -594,9 +614,17 @@ impl Storage for ObjectStorage {
                 },
             };
             let (data, mode) = (&data, &mode);
-            retry(&self.retry, self.limit(), op, path, |attempt| {
-                self.put_once(attempt, path, location, data, mode, put_mode)
-            })
+            let len = data.len() as u64;
+            retry_write(
+                &self.retry,
+                self.limit(),
+                op,
+                path,
+                len,
+                |attempt, deadline| {
+                    self.put_once(attempt, path, location, data, mode, put_mode, deadline)
+                },
+            )
             .await
         })
         .await

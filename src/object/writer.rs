@@ -11,18 +11,25 @@
 //! * a [`MultipartStore`] (stores made by `seerstore::open`, or
 //!   `ObjectStorage::with_multipart_store`): each part goes out under its own
 //!   number and is retried like any request, each attempt bounded by
-//!   `attempt_timeout`; completing the upload is retried too, and a retried
-//!   completion whose earlier attempt landed (the upload is gone, the object
-//!   has our size) counts as done;
+//!   `attempt_timeout`; completing the upload is retried too. A retried
+//!   completion that fails (the upload is gone: an earlier attempt may have
+//!   landed) counts as done only if the object at the key is provably this
+//!   upload (see `landed`: its S3 ETag, computed from the md5 of each part,
+//!   or its bytes read back against those md5s); otherwise `finish` fails
+//!   with [`Error::OutcomeUnknown`];
 //! * otherwise object_store's generic `MultipartUpload`, whose `put_part`
 //!   numbers the part at the call, so a part cannot be re-sent: a failed or
 //!   stalled part (bounded by `attempt_timeout`) aborts the upload and fails
 //!   the writer.
 //!
 //! On error, on `abort`, and when the writer is dropped without `finish` or
-//! `abort`, the multipart upload is aborted. The drop case spawns the abort
-//! on the current tokio runtime (`Handle::try_current`); dropped outside a
-//! runtime, the upload is left to the bucket's lifecycle rules. A retried
+//! `abort`, the multipart upload is aborted. The upload aborts itself when
+//! it is dropped unsettled (neither completed nor aborted), wherever that
+//! happens: a dropped writer, and also a `finish` or `abort` future dropped
+//! at any await point (while parts finish, while completing, while
+//! aborting). The drop case spawns the abort on the current tokio runtime
+//! (`Handle::try_current`); dropped outside a runtime, the upload is left
+//! to the bucket's lifecycle rules. A retried
 //! creation of the upload whose first answer was lost leaves that first
 //! upload to the lifecycle rules as well.
 
@@ -39,8 +46,9 @@ use tokio::task::JoinSet;
 
 use super::classify::from_object_store;
 use super::keys::encode_version;
+use super::landed::{self, PartsDigest, Written};
 use crate::error::{Error, Operation, Result};
-use crate::retry::{retry, RetryConfig};
+use crate::retry::{retry, retry_read, retry_write, Deadline, RetryConfig};
 use crate::storage::{ObjectMeta, StorageWriter};
 use tokio::sync::Semaphore;
 
@@ -54,16 +62,90 @@ enum Sink {
     Numbered {
         store: Arc<dyn MultipartStore>,
         id: MultipartId,
-        /// The id of each part sent so far, by number, once it has landed.
-        parts: Vec<Option<PartId>>,
+        /// Each part sent so far, by number, once it has landed.
+        parts: Vec<Option<SentPart>>,
     },
+    /// Completed or aborted: nothing is left to clean up.
+    Settled,
 }
 
-/// A multipart upload in progress.
+/// A part of a numbered upload that landed.
+#[derive(Debug, Clone)]
+struct SentPart {
+    id: PartId,
+    md5: [u8; 16],
+}
+
+/// A multipart upload in progress. Dropped unsettled, it aborts itself.
 struct Upload {
     sink: Sink,
-    /// Parts uploading; each yields its number and id (numbered sinks).
-    tasks: JoinSet<Result<Option<(usize, PartId)>>>,
+    /// Parts uploading; each yields its number and what landed (numbered sinks).
+    tasks: JoinSet<Result<Option<(usize, SentPart)>>>,
+    location: Path,
+    key: String,
+    retry: RetryConfig,
+    limit: Option<Arc<Semaphore>>,
+    /// Spawned by `drop` to abort: never spawns again, even when the runtime
+    /// drops it unfinished at shutdown.
+    orphan: bool,
+}
+
+impl Upload {
+    /// Stops the part uploads and aborts the upload at the store; settled
+    /// once the store answered (either way).
+    async fn abort(&mut self) -> Result<()> {
+        self.tasks.abort_all();
+        let (location, key, limit) = (&self.location, self.key.as_str(), self.limit.as_deref());
+        let outcome = match &mut self.sink {
+            Sink::Generic(generic) => {
+                let _permit = crate::retry::permit(limit).await;
+                generic
+                    .abort()
+                    .await
+                    .map_err(|e| from_object_store(OP, key, None, e))
+            }
+            Sink::Numbered { store, id, .. } => {
+                retry(&self.retry, limit, OP, key, |_| {
+                    let (store, id) = (&*store, &*id);
+                    async move {
+                        store
+                            .abort_multipart(location, id)
+                            .await
+                            .map_err(|e| from_object_store(OP, key, None, e))
+                    }
+                })
+                .await
+            }
+            Sink::Settled => Ok(()),
+        };
+        self.sink = Sink::Settled;
+        outcome
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if self.orphan || matches!(self.sink, Sink::Settled) {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut orphan = Upload {
+            sink: std::mem::replace(&mut self.sink, Sink::Settled),
+            tasks: std::mem::take(&mut self.tasks),
+            location: self.location.clone(),
+            key: self.key.clone(),
+            retry: self.retry.clone(),
+            limit: self.limit.clone(),
+            orphan: true,
+        };
+        handle.spawn(async move {
+            // Nobody is left to report a failed abort to; the bucket's
+            // lifecycle rules are the last resort.
+            let _ = orphan.abort().await;
+        });
+    }
 }
 
 pub(crate) struct ObjectWriter {
@@ -160,6 +242,11 @@ impl ObjectWriter {
                 self.upload = Some(Upload {
                     sink,
                     tasks: JoinSet::new(),
+                    location: self.location.clone(),
+                    key: self.key.clone(),
+                    retry: self.retry.clone(),
+                    limit: self.limit.clone(),
+                    orphan: false,
                 });
             }
             self.wait_for_parts(self.max_parts_in_flight - 1).await?;
@@ -175,13 +262,15 @@ impl ObjectWriter {
             return;
         };
         let key = self.key.clone();
+        let len = part.content_length() as u64;
         match &mut upload.sink {
+            Sink::Settled => {}
             Sink::Generic(generic) => {
                 let put = generic.put_part(part);
                 let timeout = self.retry.attempt_timeout;
                 let limit = self.limit.clone();
                 upload.tasks.spawn(async move {
-                    bounded(limit.as_deref(), timeout, put)
+                    bounded(limit.as_deref(), timeout, len, put)
                         .await
                         .map(|()| None)
                         .map_err(|e| from_object_store(OP, &key, None, e))
@@ -194,7 +283,15 @@ impl ObjectWriter {
                 let (location, config) = (self.location.clone(), self.retry.clone());
                 let limit = self.limit.clone();
                 upload.tasks.spawn(async move {
-                    let part_id = retry(&config, limit.as_deref(), OP, &key, |_| {
+                    // The md5 is the evidence a retried completion checks
+                    // the object against; hashed off the runtime's workers,
+                    // while the part uploads.
+                    let hashing = {
+                        let part = part.clone();
+                        tokio::task::spawn_blocking(move || landed::md5(&part))
+                    };
+                    let limit = limit.as_deref();
+                    let part_id = retry_write(&config, limit, OP, &key, len, |_, _| {
                         let (store, id, location, key, part) =
                             (&store, &id, &location, &key, part.clone());
                         async move {
@@ -205,7 +302,10 @@ impl ObjectWriter {
                         }
                     })
                     .await?;
-                    Ok(Some((index, part_id)))
+                    let md5 = hashing
+                        .await
+                        .map_err(|join| from_object_store(OP, &key, None, join.into()))?;
+                    Ok(Some((index, SentPart { id: part_id, md5 })))
                 });
             }
         }
@@ -219,10 +319,10 @@ impl ObjectWriter {
         while upload.tasks.len() > in_flight {
             match upload.tasks.join_next().await {
                 None | Some(Ok(Ok(None))) => {}
-                Some(Ok(Ok(Some((index, part_id))))) => {
+                Some(Ok(Ok(Some((index, sent))))) => {
                     if let Sink::Numbered { parts, .. } = &mut upload.sink {
                         if let Some(slot) = parts.get_mut(index) {
-                            *slot = Some(part_id);
+                            *slot = Some(sent);
                         }
                     }
                 }
@@ -235,11 +335,11 @@ impl ObjectWriter {
 
     /// Aborts the multipart upload, if any.
     async fn abort_upload(&mut self) -> Result<()> {
-        if let Some(upload) = self.upload.take() {
-            let limit = self.limit.as_deref();
-            abort(upload, &self.location, &self.key, &self.retry, limit).await?;
+        // Dropped mid-abort, the taken upload aborts itself.
+        match self.upload.take() {
+            Some(mut upload) => upload.abort().await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// On error, aborts the upload and keeps the first error.
@@ -259,7 +359,9 @@ impl ObjectWriter {
             let store = &self.store;
             let location = &self.location;
             let key = &self.key;
-            let result = retry(&self.retry, self.limit.as_deref(), OP, key, |_| {
+            let len = payload.content_length() as u64;
+            let limit = self.limit.as_deref();
+            let result = retry_write(&self.retry, limit, OP, key, len, |_, _| {
                 let payload = payload.clone();
                 async move {
                     store
@@ -276,45 +378,104 @@ impl ObjectWriter {
             self.spawn_part(last);
         }
         self.wait_for_parts(0).await?;
+        // Held here while completing: if this future is dropped, the
+        // upload is dropped unsettled and aborts itself.
         let Some(mut upload) = self.upload.take() else {
             return Err(self.poisoned());
         };
-        let numbered = match &upload.sink {
-            Sink::Numbered { store, id, parts } => Some((
-                Arc::clone(store),
-                id.clone(),
-                parts.iter().cloned().collect::<Option<Vec<PartId>>>(),
-            )),
-            Sink::Generic(_) => None,
-        };
-        let result = match (numbered, &mut upload.sink) {
-            (Some((store, id, Some(parts))), _) => {
-                complete_numbered(
-                    &store,
-                    self.store.as_ref(),
-                    &id,
-                    parts,
-                    &self.location,
-                    &self.key,
-                    self.size,
-                    &self.retry,
-                    self.limit.as_deref(),
-                )
-                .await
+        let result = match &mut upload.sink {
+            Sink::Numbered { store, id, parts } => {
+                match parts.iter().cloned().collect::<Option<Vec<SentPart>>>() {
+                    Some(parts) => {
+                        let store = Arc::clone(store);
+                        self.complete_numbered(store.as_ref(), id, parts).await
+                    }
+                    None => Err(self.poisoned()),
+                }
             }
-            (None, Sink::Generic(generic)) => {
+            Sink::Generic(generic) => {
                 let (limit, timeout) = (self.limit.as_deref(), self.retry.attempt_timeout);
-                match bounded(limit, timeout, generic.complete()).await {
+                match bounded(limit, timeout, 0, generic.complete()).await {
                     Ok(result) => Ok(self.meta(result)),
                     Err(e) => Err(self.classify(e)),
                 }
             }
-            _ => Err(self.poisoned()),
+            Sink::Settled => Err(self.poisoned()),
         };
-        if result.is_err() {
-            self.upload = Some(upload);
+        match result {
+            Ok(meta) => {
+                upload.sink = Sink::Settled;
+                Ok(meta)
+            }
+            Err(e) => {
+                self.upload = Some(upload);
+                Err(e)
+            }
         }
-        result
+    }
+
+    /// Completes a numbered upload, retried. Completing is not
+    /// idempotent: a retry that fails may follow an earlier attempt that
+    /// landed and lost its answer, so it counts as done only if the object
+    /// at the key is provably this upload; otherwise the outcome is
+    /// [`Error::OutcomeUnknown`].
+    async fn complete_numbered(
+        // `&mut`: the writer is `Send` but not `Sync`.
+        &mut self,
+        multipart: &dyn MultipartStore,
+        id: &MultipartId,
+        parts: Vec<SentPart>,
+    ) -> Result<ObjectMeta> {
+        let (location, key, limit) = (&self.location, self.key.as_str(), self.limit.as_deref());
+        let digest = PartsDigest {
+            part_size: self.part_size as u64,
+            parts: parts.iter().map(|p| p.md5).collect(),
+            size: self.size,
+        };
+        let ids: Vec<PartId> = parts.into_iter().map(|p| p.id).collect();
+        let attempts = AtomicU32::new(0);
+        let completed = retry(&self.retry, limit, OP, key, |_| {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            let ids = ids.clone();
+            async move {
+                multipart
+                    .complete_multipart(location, id, ids)
+                    .await
+                    .map_err(|e| from_object_store(OP, key, None, e))
+            }
+        })
+        .await;
+        let err = match completed {
+            Ok(result) => return Ok(self.meta(result)),
+            Err(e) if attempts.load(Ordering::Relaxed) > 1 && !e.is_retryable() => e,
+            Err(e) => return Err(e),
+        };
+        let store = self.store.as_ref();
+        let digest = &digest;
+        let ours = retry_read(
+            &self.retry,
+            limit,
+            OP,
+            key,
+            |_, deadline: Deadline| async move {
+                landed::landed(store, location, Written::Parts(digest), &deadline)
+                    .await
+                    .map_err(|e| from_object_store(OP, key, None, e))
+            },
+        )
+        .await;
+        match ours {
+            Ok(Some(head)) => Ok(ObjectMeta::new(key, self.size).with_version(encode_version(
+                head.e_tag.as_deref(),
+                head.version.as_deref(),
+            ))),
+            // Missing, another object, or nothing could be read: no proof.
+            Ok(None) | Err(_) => Err(Error::OutcomeUnknown {
+                op: OP,
+                path: key.to_owned(),
+                source: Box::new(err),
+            }),
+        }
     }
 
     fn meta(&self, result: object_store::PutResult) -> ObjectMeta {
@@ -356,21 +517,23 @@ impl StorageWriter for ObjectWriter {
     }
 }
 
-/// Runs `request` within `timeout` (once it holds a slot of `limit`);
-/// running out is a retryable `TimedOut` error, so a stalled part cannot
-/// hang `finish`.
+/// Runs `request`, which sends `upload` bytes, within `timeout` plus the
+/// time to send them at the slowest rate allowed (once it holds a slot of
+/// `limit`; see [`Deadline`]); running out is a retryable `TimedOut` error,
+/// so a stalled part cannot hang `finish`.
 async fn bounded<T>(
     limit: Option<&Semaphore>,
     timeout: Option<std::time::Duration>,
+    upload: u64,
     request: impl std::future::Future<Output = object_store::Result<T>>,
 ) -> object_store::Result<T> {
     let _permit = crate::retry::permit(limit).await;
     let Some(timeout) = timeout else {
         return request.await;
     };
-    match tokio::time::timeout(timeout, request).await {
-        Ok(outcome) => outcome,
-        Err(_) => Err(object_store::Error::Generic {
+    match Deadline::start(Some(timeout), upload).bound(request).await {
+        Some(outcome) => outcome,
+        None => Err(object_store::Error::Generic {
             store: "seerstore",
             source: Box::new(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
@@ -411,100 +574,4 @@ async fn start_upload(
     })
     .await?;
     Ok(Sink::Generic(upload))
-}
-
-/// Completes a numbered upload, retried. Completing is not idempotent:
-/// when a retry finds the upload gone and the object there with our size,
-/// the earlier attempt landed and lost its answer.
-#[allow(clippy::too_many_arguments)]
-async fn complete_numbered(
-    multipart: &Arc<dyn MultipartStore>,
-    store: &dyn ObjectStore,
-    id: &MultipartId,
-    parts: Vec<PartId>,
-    location: &Path,
-    key: &str,
-    size: u64,
-    config: &RetryConfig,
-    limit: Option<&Semaphore>,
-) -> Result<ObjectMeta> {
-    let attempts = AtomicU32::new(0);
-    let completed = retry(config, limit, OP, key, |_| {
-        attempts.fetch_add(1, Ordering::Relaxed);
-        let parts = parts.clone();
-        async move {
-            multipart
-                .complete_multipart(location, id, parts)
-                .await
-                .map_err(|e| from_object_store(OP, key, None, e))
-        }
-    })
-    .await;
-    let meta = |e_tag: Option<&str>, version: Option<&str>| {
-        ObjectMeta::new(key.to_owned(), size).with_version(encode_version(e_tag, version))
-    };
-    match completed {
-        Ok(result) => Ok(meta(result.e_tag.as_deref(), result.version.as_deref())),
-        Err(e) if attempts.load(Ordering::Relaxed) > 1 && !e.is_retryable() => {
-            let _permit = crate::retry::permit(limit).await;
-            match super::store_head(store, location).await {
-                Ok(head) if head.size == size => {
-                    Ok(meta(head.e_tag.as_deref(), head.version.as_deref()))
-                }
-                _ => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Aborts `upload`: stops its part uploads and tells the store.
-async fn abort(
-    upload: Upload,
-    location: &Path,
-    key: &str,
-    config: &RetryConfig,
-    limit: Option<&Semaphore>,
-) -> Result<()> {
-    let Upload { sink, mut tasks } = upload;
-    tasks.abort_all();
-    match sink {
-        Sink::Generic(mut generic) => {
-            let _permit = crate::retry::permit(limit).await;
-            generic
-                .abort()
-                .await
-                .map_err(|e| from_object_store(OP, key, None, e))
-        }
-        Sink::Numbered { store, id, .. } => {
-            retry(config, limit, OP, key, |_| {
-                let (store, id) = (&store, &id);
-                async move {
-                    store
-                        .abort_multipart(location, id)
-                        .await
-                        .map_err(|e| from_object_store(OP, key, None, e))
-                }
-            })
-            .await
-        }
-    }
-}
-
-impl Drop for ObjectWriter {
-    fn drop(&mut self) {
-        let Some(upload) = self.upload.take() else {
-            return;
-        };
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            let (location, key, config) =
-                (self.location.clone(), self.key.clone(), self.retry.clone());
-            let limit = self.limit.clone();
-            handle.spawn(async move {
-                // Nobody is left to report a failed abort to; the bucket's
-                // lifecycle rules are the last resort.
-                let _ = abort(upload, &location, &key, &config, limit.as_deref()).await;
-            });
-        }
-    }
 }

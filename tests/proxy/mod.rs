@@ -20,7 +20,14 @@
 //! * [`Fault::Status`]: answered 500, 503 (with S3's `SlowDown` body), 429
 //!   or 408 without forwarding;
 //! * [`Fault::LoseAnswer`]: forwarded and answered by the server (the request
-//!   landed), then the connection reset instead of answering.
+//!   landed), then the connection reset instead of answering;
+//! * [`Fault::Canned`]: answered with any status and S3 error `<Code>`
+//!   (`409 ConditionalRequestConflict`, `404 NoSuchUpload`, ...) without
+//!   forwarding;
+//! * [`Fault::ThrottleAnswer`], [`Fault::ThrottleRequest`]: forwarded, the
+//!   answer (or the request body) relayed at a slow but steady rate;
+//! * [`Fault::PauseAnswer`]: forwarded, the answer relayed up to a byte
+//!   count, then held for a while, then relayed on.
 //!
 //! Bounded: after [`ProxyConfig::max_faults`] faults or once
 //! [`ProxyConfig::fault_window`] has passed, requests are only forwarded;
@@ -44,6 +51,9 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+mod pace;
+use pace::{Pace, Paced};
+
 /// What happens to a request a rule picked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Fault {
@@ -57,6 +67,15 @@ pub enum Fault {
     Status(u16),
     /// Forward (the request lands), then reset instead of answering.
     LoseAnswer,
+    /// Answer with this status and S3 error code without forwarding.
+    Canned(u16, &'static str),
+    /// Forward, and relay the answer at this many bytes a second.
+    ThrottleAnswer(u64),
+    /// Forward the request body at this many bytes a second.
+    ThrottleRequest(u64),
+    /// Forward, relay this many bytes of the answer, hold the rest back
+    /// this long, then relay it.
+    PauseAnswer(usize, Duration),
 }
 
 impl Fault {
@@ -72,12 +91,28 @@ impl Fault {
             Fault::Status(408) => "408",
             Fault::Status(_) => "other status",
             Fault::LoseAnswer => "answer lost",
+            Fault::Canned(..) => "canned answer",
+            Fault::ThrottleAnswer(_) => "throttled answer",
+            Fault::ThrottleRequest(_) => "throttled request",
+            Fault::PauseAnswer(..) => "paused answer",
         }
     }
 
     /// Whether the server saw the request.
     pub fn forwards(&self) -> bool {
-        !matches!(self, Fault::ResetBeforeRequest | Fault::Status(_))
+        !matches!(
+            self,
+            Fault::ResetBeforeRequest | Fault::Status(_) | Fault::Canned(..)
+        )
+    }
+
+    /// How the answer is paced, if it is.
+    fn answer_pace(&self) -> Pace {
+        match *self {
+            Fault::ThrottleAnswer(rate) => Pace::Rate(rate),
+            Fault::PauseAnswer(after, pause) => Pace::PauseAfter(after as u64, pause),
+            _ => Pace::Free,
+        }
     }
 }
 
@@ -634,6 +669,18 @@ impl Head {
     }
 }
 
+/// The answer to a [`Fault::Canned`]: `status` with an S3 error body.
+fn canned(status: u16, code: &str) -> Vec<u8> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>Injected by the test proxy.</Message><RequestId>seerstore-proxy</RequestId></Error>"
+    );
+    format!(
+        "HTTP/1.1 {status} Injected\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 /// The answer to a [`Fault::Status`], S3-style.
 fn synthesized(status: u16) -> Vec<u8> {
     let (reason, code, message) = match status {
@@ -693,11 +740,16 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
                 reset(&client_w);
                 return Ok(());
             }
-            Some(Fault::Status(status)) => {
+            Some(fault @ (Fault::Status(_) | Fault::Canned(..))) => {
                 let mut sink = Tee::<OwnedWriteHalf>::new(None);
                 copy_body(&mut client_r, Some(&mut sink), framing, &mut None).await?;
                 shared.body(index, &sink.head);
-                client_w.write_all(&synthesized(status)).await?;
+                let answer = match fault {
+                    Fault::Canned(status, code) => canned(status, code),
+                    Fault::Status(status) => synthesized(status),
+                    _ => unreachable!(),
+                };
+                client_w.write_all(&answer).await?;
                 if request.close {
                     return Ok(());
                 }
@@ -721,7 +773,12 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
         let mut up_w = up_w;
         up_w.write_all(&request.raw).await?;
         let mut up_w = Tee::new(Some(up_w));
-        copy_body(&mut client_r, Some(&mut up_w), framing, &mut None).await?;
+        let request_pace = match fault {
+            Some(Fault::ThrottleRequest(rate)) => Pace::Rate(rate),
+            _ => Pace::Free,
+        };
+        let mut paced = Paced::new(&mut up_w, request_pace);
+        copy_body(&mut client_r, Some(&mut paced), framing, &mut None).await?;
         up_w.flush().await?;
         shared.body(index, &up_w.head);
         // Relay the answer (skipping past interim 1xx answers).
@@ -729,6 +786,7 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
             Some(Fault::ResetAfterResponseBytes(n)) => Some(n),
             _ => None,
         };
+        let mut out = Paced::new(&mut client_w, fault.map_or(Pace::Free, |f| f.answer_pace()));
         loop {
             let Some(response) = read_head(up_r).await? else {
                 return Err(io::ErrorKind::UnexpectedEof.into());
@@ -745,7 +803,7 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
                     // Let the server finish the answer, so the request
                     // certainly landed, then reset.
                     copy_body::<_, OwnedWriteHalf>(up_r, None, framing, &mut None).await?;
-                    reset(&client_w);
+                    reset(out.inner);
                     return Ok(());
                 }
                 _ => {}
@@ -764,15 +822,15 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) -> io::Result<()> {
             // A limited answer always ends in a reset: cut short where its
             // length is known, before the last chunk, or (for an answer
             // that ends when the connection closes) instead of the close.
-            if !write_limited(&mut client_w, &response.raw, &mut budget).await?
-                || !copy_body(up_r, Some(&mut client_w), framing, &mut budget).await?
+            if !write_limited(&mut out, &response.raw, &mut budget).await?
+                || !copy_body(up_r, Some(&mut out), framing, &mut budget).await?
                 || budget.is_some()
             {
-                client_w.flush().await?;
-                reset(&client_w);
+                out.flush().await?;
+                reset(out.inner);
                 return Ok(());
             }
-            client_w.flush().await?;
+            out.flush().await?;
             if (100..200).contains(&status) {
                 continue;
             }
