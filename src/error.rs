@@ -253,6 +253,23 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// The object no longer takes this call: a
+    /// [`StorageAppender`](crate::StorageAppender) after `finish`, or after a
+    /// write or flush of it failed (the state of the page cache after a
+    /// failed `fdatasync` is unknowable, so nothing more is promised; the
+    /// original failure is the `source()`). Nothing was written.
+    #[error("{op} {path:?}: closed: {reason}")]
+    Closed {
+        /// The refused operation.
+        op: Operation,
+        /// The key, relative to the storage root or prefix.
+        path: String,
+        /// Why the object is closed.
+        reason: String,
+        /// The failure that closed it, where one did.
+        #[source]
+        source: Option<BoxError>,
+    },
     /// A storage URL or its options could not be used. Credentials in the
     /// URL are never part of the message.
     #[error("invalid storage URL {url:?}: {reason}")]
@@ -281,6 +298,11 @@ impl Error {
     /// `WriteMode::Update` lost: the version moved on.
     pub fn is_precondition(&self) -> bool {
         matches!(self, Error::Precondition { .. })
+    }
+
+    /// An appender refused the call: finished, or failed earlier.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed { .. })
     }
 
     /// `ReadOptions::if_none_match` named the current version.
@@ -369,6 +391,17 @@ impl Error {
                 what,
                 source,
             },
+            Error::Closed {
+                path,
+                reason,
+                source,
+                ..
+            } => Error::Closed {
+                op: to,
+                path,
+                reason,
+                source,
+            },
             other @ Error::InvalidUrl { .. } => other,
         }
     }
@@ -388,7 +421,7 @@ impl Error {
     /// A short, stable name of the variant, for metric labels and trace
     /// fields: `not_found`, `already_exists`, `precondition`, `not_modified`,
     /// `invalid_path`, `invalid_range`, `io`, `object_store`, `timeout`,
-    /// `not_supported`, `invalid_url`. It never carries a message, so
+    /// `not_supported`, `closed`, `invalid_url`. It never carries a message, so
     /// nothing of a URL or a credential.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -402,6 +435,7 @@ impl Error {
             Error::ObjectStore { .. } => "object_store",
             Error::Timeout { .. } => "timeout",
             Error::NotSupported { .. } => "not_supported",
+            Error::Closed { .. } => "closed",
             Error::InvalidUrl { .. } => "invalid_url",
         }
     }
@@ -426,7 +460,8 @@ impl Error {
             | Error::Io { op, .. }
             | Error::ObjectStore { op, .. }
             | Error::Timeout { op, .. }
-            | Error::NotSupported { op, .. } => Some(*op),
+            | Error::NotSupported { op, .. }
+            | Error::Closed { op, .. } => Some(*op),
             Error::InvalidUrl { .. } => Some(Operation::Open),
         }
     }
@@ -443,7 +478,8 @@ impl Error {
             | Error::Io { path, .. }
             | Error::ObjectStore { path, .. }
             | Error::Timeout { path, .. }
-            | Error::NotSupported { path, .. } => Some(path),
+            | Error::NotSupported { path, .. }
+            | Error::Closed { path, .. } => Some(path),
             Error::InvalidUrl { .. } => None,
         }
     }
