@@ -15,10 +15,10 @@
 //! would cover one committer and leave the rest to the flush after (two
 //! flushes per round instead of one). So after a flush that covered `n`
 //! syncs, the flusher waits until `n` syncs have arrived again (plus any
-//! that were already waiting), or until half the time of the last
-//! `fdatasync` has passed, whichever comes first. One committer is never
-//! delayed (its own sync completes the count), and a committer that does
-//! not come back costs the others at most half a flush.
+//! that were already waiting), or until the time of the last `fdatasync`
+//! has passed (at most 2 ms), whichever comes first. One committer is
+//! never delayed (its own sync completes the count), and a committer that
+//! does not come back costs the others at most one flush's time.
 
 use std::fs::File;
 use std::io;
@@ -115,6 +115,8 @@ pub(super) struct LogState {
     pub(super) arrived: usize,
     /// Arrivals the gathering flusher waits for.
     expected: usize,
+    /// Whether the flusher waits on [`AppendLog::arrivals`] right now.
+    gathering: bool,
     /// The duration of the last `fdatasync`.
     last_flush: Duration,
     pub(super) closed: Option<Closed>,
@@ -162,7 +164,13 @@ impl AppendLog {
     /// (after releasing the lock).
     pub(super) fn kick(&self, state: &mut LogState) -> bool {
         if state.flusher_running {
-            self.arrivals.notify_one();
+            // Wake it only when its wait is over: a futex call per arrival
+            // would cost more than the gathering saves.
+            if state.gathering
+                && (state.arrived >= state.expected || state.buffer.len() >= WRITE_THRESHOLD)
+            {
+                self.arrivals.notify_one();
+            }
             false
         } else {
             state.flusher_running = true;
@@ -272,13 +280,14 @@ impl AppendLog {
     }
 
     /// Waits (on this blocking-pool thread) for the committers the last
-    /// flush woke, at most half that flush's time; see the module docs.
+    /// flush woke, at most that flush's time; see the module docs.
     fn gather<'a>(&'a self, mut state: MutexGuard<'a, LogState>) -> MutexGuard<'a, LogState> {
-        let expected = std::mem::take(&mut state.expected);
+        let expected = state.expected;
         if expected == 0 {
             return state;
         }
-        let deadline = Instant::now() + (state.last_flush / 2).min(MAX_GATHER);
+        let deadline = Instant::now() + state.last_flush.min(MAX_GATHER);
+        state.gathering = true;
         while state.arrived < expected
             && !state.dropped
             && state.closed.is_none()
@@ -294,6 +303,8 @@ impl AppendLog {
                 .map(|(guard, _)| guard)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
+        state.gathering = false;
+        state.expected = 0;
         state
     }
 
