@@ -108,7 +108,9 @@ fn check_log(data: &[u8]) -> Result<(usize, bool), String> {
             return if rest == &expected[..rest.len()] {
                 Ok((at, true))
             } else {
-                Err(format!("a torn record at {at} differs from what was appended"))
+                Err(format!(
+                    "a torn record at {at} differs from what was appended"
+                ))
             };
         }
         if rest[..len] != expected[..] {
@@ -160,7 +162,7 @@ async fn sigkill_keeps_every_synced_byte() -> TestResult {
             }
         }
         child.kill()?; // SIGKILL
-        // Lines printed before the kill landed are acknowledged too.
+                       // Lines printed before the kill landed are acknowledged too.
         for rest in stdout.lines() {
             if let Some(len) = rest?.trim_end().strip_prefix("durable ") {
                 last_durable = last_durable.max(len.parse()?);
