@@ -98,6 +98,7 @@ use quick_cache::{Lifecycle, Weighter};
 use crate::error::{Error, Operation, Result};
 use crate::path::validate_path;
 
+mod appender;
 mod disk;
 use crate::storage::{
     check_order, check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
@@ -271,6 +272,12 @@ impl WriteGuard<'_> {
     fn end(mut self) {
         self.ended = true;
         self.shared.end_write(self.path, false);
+    }
+
+    /// Leaves the write in progress: whoever takes it over (an appender)
+    /// calls `end_write` when it ends.
+    fn hand_over(mut self) {
+        self.ended = true;
     }
 }
 
@@ -911,11 +918,25 @@ impl<S: Storage> Storage for Cached<S> {
         result
     }
 
+    /// The key is read around the cache while the appender lives (see
+    /// `src/cache/appender.rs`): a cached size or block of a growing
+    /// object would be stale after the next append.
     async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
         let guard = self.shared.begin_write(path);
-        let result = self.inner.appender(path).await;
-        guard.end();
-        result
+        let inner = match self.inner.appender(path).await {
+            Ok(inner) => inner,
+            Err(e) => {
+                guard.end();
+                return Err(e);
+            }
+        };
+        guard.hand_over();
+        Ok(Arc::new(appender::CachedAppender {
+            inner,
+            path: path.to_owned(),
+            shared: Arc::clone(&self.shared),
+            finished: AtomicBool::new(false),
+        }))
     }
 }
 

@@ -266,6 +266,22 @@ pub enum Error {
         /// The error of the last attempt.
         #[source]
         source: BoxError,
+    /// The object no longer takes this call: a
+    /// [`StorageAppender`](crate::StorageAppender) after `finish`, or after a
+    /// write or flush of it failed (the state of the page cache after a
+    /// failed `fdatasync` is unknowable, so nothing more is promised; the
+    /// original failure is the `source()`). Nothing was written.
+    #[error("{op} {path:?}: closed: {reason}")]
+    Closed {
+        /// The refused operation.
+        op: Operation,
+        /// The key, relative to the storage root or prefix.
+        path: String,
+        /// Why the object is closed.
+        reason: String,
+        /// The failure that closed it, where one did.
+        #[source]
+        source: Option<BoxError>,
     },
     /// A storage URL or its options could not be used. Credentials in the
     /// URL are never part of the message.
@@ -295,6 +311,11 @@ impl Error {
     /// `WriteMode::Update` lost: the version moved on.
     pub fn is_precondition(&self) -> bool {
         matches!(self, Error::Precondition { .. })
+    }
+
+    /// An appender refused the call: finished, or failed earlier.
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::Closed { .. })
     }
 
     /// `ReadOptions::if_none_match` named the current version.
@@ -383,6 +404,17 @@ impl Error {
                 what,
                 source,
             },
+            Error::Closed {
+                path,
+                reason,
+                source,
+                ..
+            } => Error::Closed {
+                op: to,
+                path,
+                reason,
+                source,
+            },
             other @ Error::InvalidUrl { .. } => other,
         }
     }
@@ -402,7 +434,7 @@ impl Error {
     /// A short, stable name of the variant, for metric labels and trace
     /// fields: `not_found`, `already_exists`, `precondition`, `not_modified`,
     /// `invalid_path`, `invalid_range`, `io`, `object_store`, `timeout`,
-    /// `not_supported`, `outcome_unknown`, `invalid_url`. It never carries a message, so
+    /// `not_supported`, `outcome_unknown`, `closed`, `invalid_url`. It never carries a message, so
     /// nothing of a URL or a credential.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -417,6 +449,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::NotSupported { .. } => "not_supported",
             Error::OutcomeUnknown { .. } => "outcome_unknown",
+            Error::Closed { .. } => "closed",
             Error::InvalidUrl { .. } => "invalid_url",
         }
     }
@@ -442,7 +475,8 @@ impl Error {
             | Error::ObjectStore { op, .. }
             | Error::Timeout { op, .. }
             | Error::NotSupported { op, .. }
-            | Error::OutcomeUnknown { op, .. } => Some(*op),
+            | Error::OutcomeUnknown { op, .. }
+            | Error::Closed { op, .. } => Some(*op),
             Error::InvalidUrl { .. } => Some(Operation::Open),
         }
     }
@@ -460,7 +494,8 @@ impl Error {
             | Error::ObjectStore { path, .. }
             | Error::Timeout { path, .. }
             | Error::NotSupported { path, .. }
-            | Error::OutcomeUnknown { path, .. } => Some(path),
+            | Error::OutcomeUnknown { path, .. }
+            | Error::Closed { path, .. } => Some(path),
             Error::InvalidUrl { .. } => None,
         }
     }

@@ -43,6 +43,10 @@ pub struct Probe {
     pub range_past_end_rejected: bool,
     /// Keys `a` and `a/b` could both be written and read back.
     pub file_and_dir_keys: bool,
+    /// `appender` worked: two appends, a sync and `finish` read back as
+    /// appended. `false` where the backend answered `NotSupported` (object
+    /// stores). Not one of the promises [`missing`](Self::missing) lists.
+    pub appends: bool,
 }
 
 impl Probe {
@@ -76,6 +80,7 @@ impl Probe {
         caps.atomic_create = self.atomic_create && self.conditional_create;
         caps.conditional_update = self.conditional_update && self.versions;
         caps.atomic_update = self.atomic_update && caps.conditional_update;
+        caps.appends = self.appends;
         caps
     }
 }
@@ -101,11 +106,12 @@ impl std::fmt::Display for Probe {
             "range past end rejected  {}",
             yes(self.range_past_end_rejected)
         )?;
-        write!(
+        writeln!(
             f,
             "keys a and a/b together  {}",
             yes(self.file_and_dir_keys)
-        )
+        )?;
+        write!(f, "appends                  {}", yes(self.appends))
     }
 }
 
@@ -126,6 +132,7 @@ impl std::fmt::Display for Probe {
 /// let found = seerstore::probe(&storage).await?;
 /// assert!(found.conditional_create && found.conditional_update);
 /// assert!(!found.file_and_dir_keys); // a filesystem
+/// assert!(found.appends);
 /// # Ok(()) }
 /// ```
 pub async fn probe(storage: &dyn Storage) -> Result<Probe> {
@@ -250,7 +257,10 @@ async fn run(storage: &dyn Storage, base: &str) -> Result<Probe> {
         Err(_) => false,
     };
 
+    let appends = probe_appends(storage, &key("append")).await?;
+
     Ok(Probe {
+        appends,
         versions,
         conditional_create,
         atomic_create,
@@ -259,6 +269,21 @@ async fn run(storage: &dyn Storage, base: &str) -> Result<Probe> {
         range_past_end_rejected,
         file_and_dir_keys,
     })
+}
+
+/// Whether `appender` works: `false` on `NotSupported`, an error for
+/// anything else that fails.
+async fn probe_appends(storage: &dyn Storage, key: &str) -> Result<bool> {
+    let log = match storage.appender(key).await {
+        Ok(log) => log,
+        Err(Error::NotSupported { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    log.append(Bytes::from_static(b"one")).await?;
+    let end = log.append(Bytes::from_static(b"two")).await?;
+    let durable = log.sync().await?;
+    let meta = log.finish().await?;
+    Ok(end == 6 && durable >= 6 && meta.size == 6 && storage.read(key).await? == "onetwo")
 }
 
 /// Races creates of one key; returns how many won.

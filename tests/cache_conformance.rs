@@ -19,7 +19,8 @@ async fn cached_local_storage() -> seerstore::Result<()> {
     let caps = Capabilities::all()
         .file_and_dir_keys(false)
         .sync_checks_existence(true)
-        .key_limits(1024, 255);
+        .key_limits(1024, 255)
+        .appends(true);
     let report = run(storage, &caps).await;
     println!("conformance[cached local]:\n{report}");
     report.assert_passed();

@@ -22,7 +22,8 @@ async fn local_storage() -> seerstore::Result<()> {
     let caps = Capabilities::all()
         .file_and_dir_keys(false)
         .sync_checks_existence(true)
-        .key_limits(1024, 255);
+        .key_limits(1024, 255)
+        .appends(true);
     let report = run(storage, &caps).await;
     print("local", &report);
     report.assert_passed();

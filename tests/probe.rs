@@ -12,6 +12,8 @@ async fn local_storage_keeps_every_promise_but_nesting() -> seerstore::Result<()
     let storage = LocalStorage::open(dir.path()).await?;
     let found = probe(&storage).await?;
     assert_eq!(found.missing(), ["file_and_dir_keys"], "{found}");
+    assert!(found.appends, "{found}");
+    assert!(found.capabilities().appends);
     // Empty directories may stay (LocalStorage leaves them); files may not.
     assert_eq!(
         files_below(&dir.path().join(seerstore::PROBE_PREFIX)),
@@ -26,6 +28,7 @@ async fn in_memory_keeps_every_promise() -> seerstore::Result<()> {
     let storage = ObjectStorage::new(Arc::new(object_store::memory::InMemory::new()));
     let found = probe(&storage).await?;
     assert!(found.missing().is_empty(), "{found}");
+    assert!(!found.appends, "object_store has no appends: {found}");
     Ok(())
 }
 
@@ -41,6 +44,7 @@ async fn local_file_system_lacks_conditional_update() -> seerstore::Result<()> {
     assert!(!found.conditional_update && !found.atomic_update, "{found}");
     assert!(!found.file_and_dir_keys, "{found}");
     assert!(found.versions && found.range_past_end_rejected, "{found}");
+    assert!(!found.appends, "{found}");
     Ok(())
 }
 

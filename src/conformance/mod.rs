@@ -65,10 +65,14 @@ pub struct Capabilities {
     pub large_object_bytes: usize,
     /// Writers racing in the concurrency checks.
     pub concurrency: usize,
+    /// `Storage::appender` works (local disk); object stores answer
+    /// `Error::NotSupported`, which the suite then checks instead.
+    pub appends: bool,
 }
 
 impl Capabilities {
-    /// Every promise held (an in-memory store).
+    /// Every promise an in-memory object store holds: all but `appends`
+    /// (object_store has no append), which [`appends`](Self::appends) sets.
     pub fn all() -> Self {
         Self {
             versions: true,
@@ -82,7 +86,15 @@ impl Capabilities {
             max_segment_bytes: crate::path::MAX_PATH_BYTES,
             large_object_bytes: 24 << 20,
             concurrency: 16,
+            appends: false,
         }
+    }
+
+    /// Sets `appends`.
+    #[must_use]
+    pub fn appends(mut self, yes: bool) -> Self {
+        self.appends = yes;
+        self
     }
 
     /// Sets `file_and_dir_keys`.
@@ -169,6 +181,8 @@ pub enum Requirement {
     AtomicUpdate,
     /// [`Capabilities::file_and_dir_keys`].
     FileAndDirKeys,
+    /// [`Capabilities::appends`].
+    Appends,
 }
 
 impl Requirement {
@@ -181,6 +195,7 @@ impl Requirement {
             Requirement::ConditionalUpdate => caps.conditional_update && caps.versions,
             Requirement::AtomicUpdate => caps.atomic_update && caps.versions,
             Requirement::FileAndDirKeys => caps.file_and_dir_keys,
+            Requirement::Appends => caps.appends,
         }
     }
 
@@ -193,6 +208,7 @@ impl Requirement {
             Requirement::ConditionalUpdate => "conditional_update",
             Requirement::AtomicUpdate => "atomic_update",
             Requirement::FileAndDirKeys => "file_and_dir_keys",
+            Requirement::Appends => "appends",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! The struct's rustdoc holds the user-facing contract; this module only
 //! wires the submodules together.
 
+mod append;
 mod copy;
 mod delete;
 mod handles;
@@ -36,8 +37,8 @@ use crate::error::{Error, Operation, Result};
 use crate::path::{validate_path, validate_prefix};
 use crate::storage::emulated::check_pair;
 use crate::storage::{
-    check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage, StorageWriter,
-    WriteMode,
+    check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
+    StorageAppender, StorageWriter, WriteMode,
 };
 use tracing::Instrument;
 
@@ -778,6 +779,24 @@ impl Storage for LocalStorage {
                 copy::rename(inner, &from, &to, &mode)
             })
             .await
+    /// Creates the file with `O_EXCL` (fsynced with its directory before
+    /// this returns) and keeps it open. Appends are buffered in memory and
+    /// written, one `pwrite` per group, by a flusher on the blocking pool
+    /// right before its `fdatasync`: concurrent `sync`s share one device
+    /// flush, and `head` and reads see what reached the file (everything
+    /// appended before the last sync started). The file is an ordinary
+    /// object at its key (no temporary name; `open`'s sweep never touches
+    /// it). Cancellation, errors and the refusal after a failed
+    /// `fdatasync` are described in `src/local/append/mod.rs` and
+    /// `docs/RELIABILITY.md`.
+    async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
+        crate::trace::traced("local", Operation::Append, path, async move {
+            let op = Operation::Append;
+            let key = validate_path(op, path)?.to_owned();
+            let inner = Arc::clone(&self.inner);
+            let task = spawn_tracked(&self.inner, move |_| append::create(&inner, &key));
+            let appender: Arc<dyn StorageAppender> = Arc::new(join(op, path, task).await?);
+            Ok(appender)
         })
         .await
     }

@@ -103,6 +103,7 @@ pub async fn probe_agrees(backend: &str, storage: &dyn Storage, caps: &Capabilit
         found.range_past_end_rejected,
         "{backend}: range past the end accepted"
     );
+    assert_eq!(found.appends, caps.appends, "{backend}: appends");
     // Atomicity can only be observed one way: a store declared atomic must
     // show exactly one winner; one declared non-atomic may get lucky.
     if caps.atomic_create {

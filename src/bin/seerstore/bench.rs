@@ -36,6 +36,8 @@ pub struct Settings {
     pub json: bool,
     /// Multiplies the number of operations (1.0 = the standard set).
     pub scale: f64,
+    /// Run the `wal` workload instead of the standard set.
+    pub wal: bool,
 }
 
 /// One measured workload on one peer.
@@ -417,6 +419,13 @@ pub async fn run(settings: Settings, options: &[(String, String)]) -> Result<i32
         (None, Some(dir)) => format!("file://{}", dir.display()),
         (None, None) => unreachable!("a temporary directory exists without --url"),
     };
+    if settings.wal {
+        let outcome = wal_bench(&settings, &url).await;
+        if let Some(dir) = temp {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        return outcome.map(|()| 0);
+    }
     let outcome = bench(&settings, &url, options).await;
     if let Some(dir) = temp {
         let _ = std::fs::remove_dir_all(dir);
@@ -543,6 +552,78 @@ fn print(settings: &Settings, url: &str, rows: &[Row]) -> Result<(), CliError> {
                 .unwrap_or(1)
         ));
     }
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CliError::io("cannot write to stdout", e)),
+    }
+}
+
+/// The `wal` workload (see `wal.rs`) in a fresh directory under the local
+/// URL, removed afterwards.
+async fn wal_bench(settings: &Settings, url: &str) -> Result<(), CliError> {
+    let parsed = url::Url::parse(url).map_err(|e| CliError::usage(format!("bad URL: {e}")))?;
+    if parsed.scheme() != "file" {
+        return Err(CliError::usage(
+            "--workload wal needs a local directory (file:// or no --url): \
+             object stores have no appends",
+        ));
+    }
+    let dir = std::path::Path::new(parsed.path()).join(unique());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::io(&format!("cannot create {}", dir.display()), e))?;
+    let commits = ((2000.0 * settings.scale).round() as u64).max(1);
+    let bar = progress(
+        "wal",
+        (crate::wal::LEVELS.len() * crate::wal::Peer::ALL.len() * 3) as u64,
+        settings.json,
+    );
+    let outcome = async {
+        let fixture = crate::wal::Fixture::new(&dir).await?;
+        crate::wal::compare(&fixture, commits, 3, |label| {
+            bar.set_message(label.to_owned());
+            bar.inc(1);
+        })
+        .await
+    }
+    .await;
+    bar.finish_and_clear();
+    let _ = std::fs::remove_dir_all(&dir);
+    let runs = outcome.map_err(|e| CliError::other(format!("wal bench failed: {e}")))?;
+    let out = if settings.json {
+        let results: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "workload": format!("wal 4 KiB c={}", r.committers),
+                    "peer": r.peer.name(),
+                    "committers": r.committers,
+                    "ops": r.commits,
+                    "seconds": r.elapsed.as_secs_f64(),
+                    "ops_per_sec": r.commits_per_sec(),
+                    "p50_us": r.quantile(0.5).as_secs_f64() * 1e6,
+                    "p99_us": r.quantile(0.99).as_secs_f64() * 1e6,
+                    "flushes_per_commit": r.flushes_per_commit(),
+                    "group_commit_limit": crate::wal::limit(&runs, r.committers),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({ "url": seerstore::redact_url(url), "results": results });
+        format!("{doc}\n")
+    } else {
+        format!(
+            "seerstore bench --workload wal on {} (4 KiB records; each commit = append + sync;\n\
+             median of 3 interleaved rounds of {commits} commits; x limit = commits/s over\n\
+             committers / one plain-std commit time)\n\n{}",
+            seerstore::redact_url(url),
+            crate::wal::table(&runs)
+        )
+    };
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout

@@ -25,17 +25,28 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
             compare,
             json,
             scale,
+            workload,
         } => {
             if !(scale.is_finite() && scale > 0.0) {
                 return Err(CliError::usage(format!(
                     "--scale must be positive, got {scale}"
                 )));
             }
+            let wal = match workload.as_str() {
+                "standard" => false,
+                "wal" => true,
+                other => {
+                    return Err(CliError::usage(format!(
+                        "--workload must be standard or wal, got {other:?}"
+                    )))
+                }
+            };
             let settings = crate::bench::Settings {
                 url,
                 compare,
                 json,
                 scale,
+                wal,
             };
             crate::bench::run(settings, &options).await
         }

@@ -22,6 +22,7 @@ mod bench;
 mod commands;
 mod exit;
 mod target;
+mod wal;
 
 use std::path::PathBuf;
 
@@ -59,7 +60,7 @@ struct Cli {
 enum Command {
     /// Run an LSM engine's storage workloads and print a results table:
     /// SSTable writes, 4 KiB random reads at concurrency 1/16/64, small
-    /// durable writes, listing. Without --url, on a temporary local
+    /// durable writes, listing (or, with `--workload wal`, WAL commits). Without --url, on a temporary local
     /// directory that is removed afterwards.
     Bench {
         /// Any URL `open` takes (a prefix: objects are written under a
@@ -76,6 +77,12 @@ enum Command {
         /// Multiply the number of operations (e.g. 0.1 for a quick look).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// `standard` (the set above) or `wal`: durable 4 KiB commits from
+        /// 1/4/16/64 committers through an appender (group commit), one
+        /// object per commit, object_store puts and plain std, side by side
+        /// (local directories only).
+        #[arg(long, default_value = "standard")]
+        workload: String,
     },
     /// List the keys below URL (recursively), relative to URL, sorted.
     Ls {

@@ -3,6 +3,7 @@
 // The checks pass odd ranges on purpose.
 #![allow(clippy::single_range_in_vec_init, clippy::reversed_empty_ranges)]
 
+mod appends;
 mod paths;
 mod reads;
 mod streaming;
@@ -206,6 +207,42 @@ pub(super) static ALL: &[Check] = &[
         streaming::writer_empty_object,
         Requirement::None,
         "a writer finished without chunks publishes an empty object"
+    ),
+    // Appends
+    check!(
+        appends::appends_not_supported_where_declared,
+        Requirement::None,
+        "appender is NotSupported (creating nothing) where Capabilities says so, and works elsewhere"
+    ),
+    check!(
+        appends::append_offsets_contiguous,
+        Requirement::Appends,
+        "each append returns its end offset; an empty append the current end"
+    ),
+    check!(
+        appends::concurrent_appends_disjoint_in_order,
+        Requirement::Appends,
+        "concurrent appends get disjoint, contiguous ranges, each caller's in call order"
+    ),
+    check!(
+        appends::sync_covers_earlier_appends,
+        Requirement::Appends,
+        "sync returns a durable length covering every append that returned before it"
+    ),
+    check!(
+        appends::reads_while_growing,
+        Requirement::Appends,
+        "head, list and read_range see an appended object grow; delete removes it"
+    ),
+    check!(
+        appends::appender_refuses_existing,
+        Requirement::Appends,
+        "appender on an existing key is AlreadyExists and changes nothing"
+    ),
+    check!(
+        appends::append_after_finish_fails,
+        Requirement::Appends,
+        "appends after finish fail with Closed and write nothing"
     ),
 ];
 
