@@ -28,6 +28,14 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Tells the kernel that `file` is read at random, so that a read fetches
+/// what it asks and no readahead (see
+/// [`LocalStorageBuilder::readahead`](super::LocalStorageBuilder::readahead)).
+/// Advice only: a filesystem that ignores it reads as before.
+pub(crate) fn advise_random(file: &File) {
+    let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::Random);
+}
+
 /// An open file and the size it had when opened.
 #[derive(Debug, Clone)]
 pub(crate) struct Handle {
