@@ -29,17 +29,20 @@ use tokio::sync::oneshot;
 use super::inline::read_rest;
 use super::{spawn_tracked, Inner};
 
-/// Blocking-pool tasks draining one storage's queue at most. Each keeps up
-/// to [`IN_FLIGHT_PER_DRAINER`] reads in flight, so a few reach any
-/// device's queue, and a second one can run while the first copies.
-const DRAINERS_MAX: usize = 4;
+/// Blocking-pool tasks draining one storage's queue at most: together up
+/// to 128 reads in flight, more than a device's queue (64 on NVMe and
+/// virtio defaults reach their limit).
+const DRAINERS_MAX: usize = 8;
 
-/// Reads one drainer has advised and not yet finished, at most.
-const IN_FLIGHT_PER_DRAINER: usize = 64;
+/// Reads one drainer has advised and not yet finished, at most. A drainer
+/// finishes its reads oldest first, so one that the device served early
+/// waits for those before it: a small window bounds that wait, and more
+/// drainers make up the depth.
+const IN_FLIGHT_PER_DRAINER: usize = 16;
 
 /// Queued reads not yet taken from which one more drainer is started (the
-/// drainers are busy waiting for their oldest reads).
-const BACKLOG_FOR_ANOTHER: usize = 8;
+/// drainers are full, or busy waiting for their oldest reads).
+const BACKLOG_FOR_ANOTHER: usize = 4;
 
 /// The largest read sent through the queue; larger ones are few and long,
 /// and take a blocking-pool task of their own.
