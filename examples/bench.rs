@@ -25,11 +25,16 @@ usage: bench [--workload NAME|all] [--concurrency N] [--ops N] [--rounds N]
 
 workloads: random-read (default), read-ranges, sstable-write, sstable-writer,
            small-writes, list, all
-peers:     seerstore, seerstore-blocking, object_store, tokio-fs, plain-threads
+peers:     seerstore, seerstore-blocking, object_store, opendal, tokio-fs,
+           plain-threads, device (cold reads only)
 --ops is per peer and round (default depends on the workload);
 --concurrency: operations in flight (tasks; writer threads for plain-threads
-writes); --threads: OS threads of the plain-thread read limit (default: cores);
---cold: drop the read file from the page cache before every round.";
+writes); --threads: OS threads of the plain-thread read limit (default: cores, or
+--concurrency with --cold);
+--cold: drop the read file from the page cache before every round, and run
+the device peer (O_DIRECT pread on --concurrency threads) beside the others.
+Every run also prints the bytes fetched from the device per byte asked, the
+average requests in flight at the disks (device-wide) and CPU time per op.";
 
 struct Args {
     workloads: Vec<Workload>,
@@ -137,6 +142,11 @@ fn options_for(workload: Workload, args: &Args) -> Options {
     }
     o.dir = args.dir.clone();
     o.cold = args.cold;
+    if o.cold && args.threads.is_none() {
+        // Cold reads wait for the device: plain threads at the same queue
+        // depth as the async peers.
+        o.threads = o.concurrency;
+    }
     o
 }
 
@@ -161,21 +171,31 @@ fn print_table(workload: Workload, options: &Options, ops: u64, results: &[(Peer
         options.concurrency,
         ops
     );
-    let seer = results
-        .iter()
-        .find(|(p, _)| *p == Peer::Seerstore)
-        .map(|(_, s)| s.ops_per_sec());
+    let ops_of = |wanted: Peer| {
+        results
+            .iter()
+            .find(|(p, _)| *p == wanted)
+            .map(|(_, s)| s.ops_per_sec())
+    };
+    let seer = ops_of(Peer::Seerstore);
+    let device = ops_of(Peer::Device);
     let list = workload == Workload::List;
     print!("| peer | ops/s | MB/s | p50 | p99 |");
     if list {
         print!(" first key p50 |");
     }
-    println!(" seerstore ÷ peer |");
+    if device.is_some() {
+        print!(" ÷ device |");
+    }
+    println!(" device B per B | in flight | CPU/op | seerstore ÷ peer |");
     print!("|---|---:|---:|---:|---:|");
     if list {
         print!("---:|");
     }
-    println!("---:|");
+    if device.is_some() {
+        print!("---:|");
+    }
+    println!("---:|---:|---:|---:|");
     for (peer, sample) in results {
         print!(
             "| {} | {:.0} | {:.1} | {} | {} |",
@@ -191,6 +211,15 @@ fn print_table(workload: Workload, options: &Options, ops: u64, results: &[(Peer
                 fmt_latency(Sample::quantile(&sample.first_item, 0.5))
             );
         }
+        if let Some(device) = device {
+            print!(" {:.2}× |", sample.ops_per_sec() / device);
+        }
+        print!(
+            " {:.2} | {:.1} | {} |",
+            sample.device_bytes_per_byte(),
+            sample.counters.queue_depth(sample.elapsed),
+            fmt_latency(sample.cpu_per_op()),
+        );
         match seer {
             Some(seer) => println!(" {:.2}× |", seer / sample.ops_per_sec()),
             None => println!(" – |"),
@@ -219,13 +248,16 @@ fn json_of(all: &[Results]) -> String {
             let ratio = seer.map_or("null".to_owned(), |v| format!("{:.4}", v / s.ops_per_sec()));
             let _ = writeln!(
                 out,
-                "      {{\"peer\": \"{}\", \"ops_per_sec\": {:.1}, \"mb_per_sec\": {:.2}, \"p50_us\": {:.2}, \"p99_us\": {:.2}, \"first_item_p50_us\": {:.2}, \"seerstore_ratio\": {}}}{}",
+                "      {{\"peer\": \"{}\", \"ops_per_sec\": {:.1}, \"mb_per_sec\": {:.2}, \"p50_us\": {:.2}, \"p99_us\": {:.2}, \"first_item_p50_us\": {:.2}, \"device_bytes_per_byte\": {:.3}, \"queue_depth\": {:.2}, \"cpu_us_per_op\": {:.2}, \"seerstore_ratio\": {}}}{}",
                 peer.name(),
                 s.ops_per_sec(),
                 s.mb_per_sec(),
                 Sample::quantile(&s.latencies, 0.5).as_secs_f64() * 1e6,
                 Sample::quantile(&s.latencies, 0.99).as_secs_f64() * 1e6,
                 Sample::quantile(&s.first_item, 0.5).as_secs_f64() * 1e6,
+                s.device_bytes_per_byte(),
+                s.counters.queue_depth(s.elapsed),
+                s.cpu_per_op().as_secs_f64() * 1e6,
                 ratio,
                 if pi + 1 < results.len() { "," } else { "" }
             );
@@ -250,7 +282,7 @@ fn main() -> ExitCode {
     let mut all = Vec::new();
     for &workload in &args.workloads {
         let options = options_for(workload, &args);
-        let mut peers = Peer::for_workload(workload);
+        let mut peers = Peer::for_workload_cold(workload, options.cold);
         if let Some(wanted) = &args.peers {
             peers.retain(|p| wanted.iter().any(|w| w == p.name()));
         }

@@ -18,10 +18,15 @@
 //! * `plain-threads`: std on plain OS threads, no async runtime: `pread` on
 //!   `threads` threads (default: the number of cores) for reads, one thread
 //!   per writer for writes, `read_dir` + `metadata` for listing. The
-//!   practical limit.
+//!   practical limit;
+//! * `device`: `O_DIRECT` `pread` on `concurrency` OS threads, for cold
+//!   reads only: the device's own limit at that queue depth (see `device`).
 #![allow(dead_code)]
 
 mod async_ops;
+mod device;
+
+pub use device::Counters;
 
 use std::fs::File;
 use std::io::{Read as _, Write as _};
@@ -104,6 +109,8 @@ pub enum Peer {
     TokioFs,
     /// std on plain threads.
     PlainThreads,
+    /// `O_DIRECT` reads on plain threads: the device's limit.
+    Device,
 }
 
 impl Peer {
@@ -117,10 +124,21 @@ impl Peer {
             Peer::OpenDal => "opendal",
             Peer::TokioFs => "tokio-fs",
             Peer::PlainThreads => "plain-threads",
+            Peer::Device => "device",
         }
     }
 
-    /// The peers that take part in `workload`.
+    /// The peers that take part in `workload`, with the device beside the
+    /// cold reads.
+    pub fn for_workload_cold(workload: Workload, cold: bool) -> Vec<Peer> {
+        let mut peers = Self::for_workload(workload);
+        if cold && workload.is_read() {
+            peers.push(Peer::Device);
+        }
+        peers
+    }
+
+    /// The peers that take part in `workload` (page cache hot).
     pub fn for_workload(workload: Workload) -> Vec<Peer> {
         let mut peers = vec![Peer::Seerstore];
         if workload.is_read() {
@@ -202,6 +220,8 @@ pub struct Sample {
     pub latencies: Vec<Duration>,
     /// For `list`: time to the first key of every listing, sorted.
     pub first_item: Vec<Duration>,
+    /// Device bytes, queue depth and CPU time of the run.
+    pub counters: Counters,
 }
 
 impl Sample {
@@ -213,6 +233,16 @@ impl Sample {
     /// Payload MB (10^6 bytes) per second.
     pub fn mb_per_sec(&self) -> f64 {
         self.bytes as f64 / 1e6 / self.elapsed.as_secs_f64()
+    }
+
+    /// Bytes fetched from the device per payload byte asked.
+    pub fn device_bytes_per_byte(&self) -> f64 {
+        self.counters.device_read_bytes as f64 / self.bytes.max(1) as f64
+    }
+
+    /// CPU time (all threads) per operation.
+    pub fn cpu_per_op(&self) -> Duration {
+        self.counters.cpu() / u32::try_from(self.ops.max(1)).unwrap_or(u32::MAX)
     }
 
     /// The `q` quantile (0..=1) of `sorted`.
@@ -268,6 +298,8 @@ pub struct Bench {
     opendal_reader: Option<opendal::Reader>,
     payload: Bytes,
     read_file: Option<File>,
+    /// The read file opened with `O_DIRECT`, for the device peer.
+    direct_file: Option<File>,
     /// Advanced per run so that writes of successive runs use fresh names.
     round: std::sync::atomic::AtomicU64,
 }
@@ -320,6 +352,7 @@ impl Bench {
             options,
             payload,
             read_file: None,
+            direct_file: None,
             runtime,
             _dir: dir,
             root,
@@ -333,6 +366,9 @@ impl Bench {
         bench.prepare()?;
         if workload.is_read() {
             bench.read_file = Some(File::open(bench.root.join(READ_KEY))?);
+            if bench.options.cold {
+                bench.direct_file = Some(device::open_direct(&bench.root.join(READ_KEY))?);
+            }
             let reader = bench
                 .runtime
                 .block_on(bench.opendal.reader(READ_KEY))
@@ -410,6 +446,7 @@ impl Bench {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let lanes = match (peer, self.workload.is_read()) {
             (Peer::PlainThreads, true) => self.options.threads,
+            (Peer::Device, _) => self.options.concurrency,
             _ => self.options.concurrency,
         }
         .max(1);
@@ -421,8 +458,10 @@ impl Bench {
                 rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
             }
         }
+        let before = Counters::now();
         let start = Instant::now();
-        let results: Vec<(Vec<Duration>, Vec<Duration>)> = if peer == Peer::PlainThreads {
+        let threads = matches!(peer, Peer::PlainThreads | Peer::Device);
+        let results: Vec<(Vec<Duration>, Vec<Duration>)> = if threads {
             std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..lanes)
                     .map(|lane| {
@@ -431,9 +470,14 @@ impl Bench {
                             let mut lat = Vec::with_capacity(n as usize);
                             let mut first = Vec::new();
                             let mut rng = Rng::new(round << 16 | lane as u64);
+                            let mut direct = (peer == Peer::Device)
+                                .then(|| device::AlignedBuf::new(self.options.block_size as usize));
                             for i in 0..n {
                                 let t = Instant::now();
-                                self.plain_op(&mut rng, lane, round, i, t, &mut first);
+                                match &mut direct {
+                                    Some(buf) => self.device_op(&mut rng, buf),
+                                    None => self.plain_op(&mut rng, lane, round, i, t, &mut first),
+                                }
                                 lat.push(t.elapsed());
                             }
                             (lat, first)
@@ -472,6 +516,7 @@ impl Bench {
             })
         };
         let elapsed = start.elapsed();
+        let counters = Counters::now().since(&before);
         let mut latencies: Vec<Duration> = Vec::with_capacity(ops as usize);
         let mut first_item = Vec::new();
         for (lat, first) in results {
@@ -486,6 +531,23 @@ impl Bench {
             elapsed,
             latencies,
             first_item,
+            counters,
+        }
+    }
+
+    /// One operation of the device peer: the blocks `plain_op` reads, with
+    /// `O_DIRECT`.
+    fn device_op(&self, rng: &mut Rng, buf: &mut device::AlignedBuf) {
+        let o = &self.options;
+        let file = self.direct_file.as_ref().expect("O_DIRECT file (--cold)");
+        let calls = if self.workload == Workload::RandomRead {
+            1
+        } else {
+            o.ranges_per_call
+        };
+        let blocks = o.file_size / o.block_size;
+        for _ in 0..calls {
+            device::direct_read(file, buf, rng.below(blocks) * o.block_size);
         }
     }
 

@@ -30,6 +30,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rustix::fs::Stat;
 
+/// Tells the kernel that `file` is read at random, so that a read fetches
+/// what it asks and no readahead (see
+/// [`LocalStorageBuilder::readahead`](super::LocalStorageBuilder::readahead)).
+/// Advice only: a filesystem that ignores it reads as before.
+pub(crate) fn advise_random(file: &File) {
+    let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::Random);
+}
+
 /// An open file, the size it had when opened, and its `fstat` at open.
 ///
 /// The stat stays the file's own: objects are replaced by rename, never

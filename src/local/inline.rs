@@ -26,8 +26,12 @@ pub(crate) const INLINE_READ_MAX: usize = 256 * 1024;
 /// storage stops trying for a while.
 const MISS_STREAK: u32 = 8;
 
-/// Reads sent straight to the blocking pool after such a streak.
+/// Reads that skip the attempt after a first such streak.
 const SKIP_AFTER_STREAK: u32 = 64;
+
+/// The longest back-off: each streak that follows a back-off without a hit
+/// doubles the next one, up to this.
+const SKIP_MAX: u32 = 4096;
 
 /// Whether `RWF_NOWAIT` reads are worth trying on this storage's files.
 ///
@@ -36,16 +40,20 @@ const SKIP_AFTER_STREAK: u32 = 64;
 /// kernel's readahead from the worker thread; measured here, that made
 /// cold random reads about 30% slower than going to the blocking pool
 /// directly. So after [`MISS_STREAK`] misses in a row, the next
-/// [`SKIP_AFTER_STREAK`] reads skip the attempt. A hit touches none of
-/// these counters (no shared memory written on the fast path) unless a
-/// streak was building.
+/// [`SKIP_AFTER_STREAK`] reads skip the attempt, and while the files stay
+/// cold each further streak doubles the back-off (up to [`SKIP_MAX`]):
+/// a working set larger than memory then pays the failed syscall on fewer
+/// than 1% of its reads. A hit touches none of these counters (no shared
+/// memory written on the fast path) unless a streak was building.
 #[derive(Debug)]
 pub(crate) struct NowaitSupport {
     supported: AtomicBool,
     /// Misses in a row.
     streak: AtomicU32,
-    /// Reads left to send straight to the blocking pool.
+    /// Reads left that skip the attempt.
     skip: AtomicU32,
+    /// The back-off the next streak starts.
+    next_skip: AtomicU32,
 }
 
 impl NowaitSupport {
@@ -54,12 +62,19 @@ impl NowaitSupport {
             supported: AtomicBool::new(enabled && cfg!(all(target_os = "linux"))),
             streak: AtomicU32::new(0),
             skip: AtomicU32::new(0),
+            next_skip: AtomicU32::new(SKIP_AFTER_STREAK),
         }
     }
 
-    /// Whether to try a read inline.
-    pub(crate) fn enabled(&self) -> bool {
-        if !self.supported.load(Ordering::Relaxed) {
+    /// Whether reads of cached handles go this way at all (inline reads on,
+    /// and `RWF_NOWAIT` not found missing).
+    pub(crate) fn supported(&self) -> bool {
+        self.supported.load(Ordering::Relaxed)
+    }
+
+    /// Whether to attempt this read inline (not backing off after misses).
+    fn attempt(&self) -> bool {
+        if !self.supported() {
             return false;
         }
         if self.skip.load(Ordering::Relaxed) == 0 {
@@ -78,9 +93,15 @@ impl NowaitSupport {
             if self.streak.load(Ordering::Relaxed) != 0 {
                 self.streak.store(0, Ordering::Relaxed);
             }
+            if self.next_skip.load(Ordering::Relaxed) != SKIP_AFTER_STREAK {
+                self.next_skip.store(SKIP_AFTER_STREAK, Ordering::Relaxed);
+            }
         } else if self.streak.fetch_add(1, Ordering::Relaxed) + 1 >= MISS_STREAK {
             self.streak.store(0, Ordering::Relaxed);
-            self.skip.store(SKIP_AFTER_STREAK, Ordering::Relaxed);
+            let skip = self.next_skip.load(Ordering::Relaxed);
+            self.skip.store(skip, Ordering::Relaxed);
+            self.next_skip
+                .store((skip * 2).min(SKIP_MAX), Ordering::Relaxed);
         }
     }
 
@@ -89,10 +110,14 @@ impl NowaitSupport {
     }
 
     /// Fills as much of `buf` as the page cache holds, from `offset`,
-    /// without waiting for the disk. Returns how many bytes were filled
-    /// (from the front); fewer than `buf.len()` means the rest must be read
-    /// on the blocking pool with [`read_rest`]. Never blocks on disk I/O.
+    /// without waiting for the disk (and without a syscall while backing
+    /// off after misses). Returns how many bytes were filled (from the
+    /// front); fewer than `buf.len()` means the rest must be read on the
+    /// blocking pool with [`read_rest`]. Never blocks on disk I/O.
     pub(crate) fn fill(&self, file: &File, offset: u64, buf: &mut [u8]) -> usize {
+        if !self.attempt() {
+            return 0;
+        }
         let mut filled = 0;
         while filled < buf.len() && self.supported.load(Ordering::Relaxed) {
             let Ok(at) = u64::try_from(filled) else {
@@ -196,23 +221,32 @@ mod tests {
     #[test]
     fn a_streak_of_misses_backs_off() {
         let support = NowaitSupport::new(true);
-        if !support.enabled() {
+        if !support.supported() {
             return; // not Linux
         }
-        for _ in 0..MISS_STREAK {
-            support.record(false);
+        let mut back_off = SKIP_AFTER_STREAK;
+        for _ in 0..8 {
+            for _ in 0..MISS_STREAK {
+                assert!(support.attempt(), "tries between back-offs");
+                support.record(false);
+            }
+            let skipped = (0..back_off).filter(|_| !support.attempt()).count();
+            assert_eq!(skipped, back_off as usize);
+            back_off = (back_off * 2).min(SKIP_MAX);
         }
-        let skipped = (0..SKIP_AFTER_STREAK)
-            .filter(|_| !support.enabled())
-            .count();
-        assert_eq!(skipped, SKIP_AFTER_STREAK as usize);
-        assert!(support.enabled(), "tries again after the back-off");
+        assert_eq!(back_off, SKIP_MAX, "the back-off grows to its bound");
+        assert!(support.attempt(), "tries again after the back-off");
         support.record(false);
         support.record(true);
         assert_eq!(
             support.streak.load(Ordering::Relaxed),
             0,
             "a hit ends a streak"
+        );
+        assert_eq!(
+            support.next_skip.load(Ordering::Relaxed),
+            SKIP_AFTER_STREAK,
+            "a hit resets the back-off"
         );
     }
 

@@ -5,6 +5,7 @@
 //! wires the submodules together.
 
 mod append;
+mod cold;
 mod copy;
 mod delete;
 mod handles;
@@ -157,6 +158,7 @@ pub struct LocalStorageBuilder {
     follow_symlinks: bool,
     sweep: bool,
     inline_reads: bool,
+    readahead: bool,
 }
 
 impl LocalStorageBuilder {
@@ -208,6 +210,19 @@ impl LocalStorageBuilder {
         self
     }
 
+    /// Whether the kernel may read ahead of what is asked on read handles
+    /// (default `false`: each handle is opened with
+    /// `posix_fadvise(POSIX_FADV_RANDOM)`, as RocksDB does for SSTables).
+    /// SSTable block reads are random: readahead would fetch pages nobody
+    /// asks for and keep the device busy with them once the data outgrows
+    /// memory. Large reads are still read in large requests. Set `true` for
+    /// objects read front to back in small pieces.
+    #[must_use]
+    pub fn readahead(mut self, readahead: bool) -> Self {
+        self.readahead = readahead;
+        self
+    }
+
     /// Creates the root directory if needed, opens it and sweeps temporary
     /// files left by dead writers (see [`LocalStorage::open`]).
     pub async fn open(self) -> Result<LocalStorage> {
@@ -236,6 +251,8 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
         },
         handles: HandleCache::new(builder.max_open_files),
         nowait: NowaitSupport::new(builder.inline_reads),
+        cold: cold::ColdReads::default(),
+        readahead: builder.readahead,
         key_locks: KeyLocks::new(KEY_LOCK_SHARDS),
         running: AtomicUsize::new(0),
         idle: Notify::new(),
@@ -257,6 +274,10 @@ pub(crate) struct Inner {
     pub(crate) handles: HandleCache,
     /// Whether to try page-cache reads inline on the worker.
     nowait: NowaitSupport,
+    /// Reads of cached handles that must wait for the disk.
+    cold: cold::ColdReads,
+    /// `false`: read handles are advised `POSIX_FADV_RANDOM`.
+    readahead: bool,
     pub(crate) key_locks: KeyLocks,
     /// Blocking tasks started and not yet finished.
     running: AtomicUsize,
@@ -335,6 +356,7 @@ impl LocalStorage {
             follow_symlinks: true,
             sweep: true,
             inline_reads: true,
+            readahead: false,
         }
     }
 
@@ -366,7 +388,7 @@ impl LocalStorage {
     /// inline reads are off or the file is not open (opening may wait for
     /// the disk: that is left to the blocking pool).
     fn inline_handle(&self, key: &str) -> Option<Handle> {
-        if !self.inner.nowait.enabled() {
+        if !self.inner.nowait.supported() {
             return None;
         }
         self.inner.handles.with_local(key, Handle::clone)
@@ -412,10 +434,8 @@ impl LocalStorage {
         let owned_key = key.to_owned();
         let finished = self
             .run(op, path, move |_| {
-                for (_, offset, buf, filled) in &mut rest {
-                    read_rest(&handle.file, *offset, buf, *filled)
-                        .map_err(|e| Error::io(op, &owned_key, e))?;
-                }
+                cold::read_rests(&handle.file, &mut rest)
+                    .map_err(|e| Error::io(op, &owned_key, e))?;
                 Ok(rest)
             })
             .await?;
@@ -473,6 +493,9 @@ impl Inner {
             Ok(handle) => Ok(handle),
             Err(epoch) => {
                 let (file, stat) = self.open_object(op, key)?;
+                if !self.readahead {
+                    handles::advise_random(&file);
+                }
                 let handle = Handle {
                     file: Arc::new(file),
                     size: meta_of(key, &stat).size,
@@ -537,7 +560,7 @@ impl Storage for LocalStorage {
         crate::trace::traced("local", Operation::ReadRange, path, async move {
             let op = Operation::ReadRange;
             let key = validate_path(op, path)?;
-            if self.inner.nowait.enabled() {
+            if self.inner.nowait.supported() {
                 // Inline attempt on this thread's copy of the handle; no shared
                 // state written on a page-cache hit.
                 let attempt = self.inner.handles.with_local(key, |handle| {
@@ -558,6 +581,12 @@ impl Storage for LocalStorage {
                     None => {}
                     Some(Err(e)) => return Err(e),
                     Some(Ok(Ok(bytes))) => return Ok(bytes),
+                    Some(Ok(Err((handle, buf, filled)))) if buf.len() <= cold::QUEUED_READ_MAX => {
+                        return cold::read(&self.inner, handle.file, range.start, buf, filled)
+                            .await
+                            .map(Bytes::from)
+                            .map_err(|e| Error::io(op, key, e));
+                    }
                     Some(Ok(Err((handle, mut buf, filled)))) => {
                         let key = key.to_owned();
                         return self
