@@ -266,6 +266,7 @@ pub enum Error {
         /// The error of the last attempt.
         #[source]
         source: BoxError,
+    },
     /// The object no longer takes this call: a
     /// [`StorageAppender`](crate::StorageAppender) after `finish`, or after a
     /// write or flush of it failed (the state of the page cache after a
@@ -413,6 +414,11 @@ impl Error {
                 op: to,
                 path,
                 reason,
+                source,
+            },
+            Error::OutcomeUnknown { path, source, .. } => Error::OutcomeUnknown {
+                op: to,
+                path,
                 source,
             },
             other @ Error::InvalidUrl { .. } => other,

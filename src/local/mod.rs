@@ -808,6 +808,10 @@ impl Storage for LocalStorage {
                 copy::rename(inner, &from, &to, &mode)
             })
             .await
+        })
+        .await
+    }
+
     /// Creates the file with `O_EXCL` (fsynced with its directory before
     /// this returns) and keeps it open. Appends are buffered in memory and
     /// written, one `pwrite` per group, by a flusher on the blocking pool

@@ -58,7 +58,7 @@ impl LocalStorage {
         let op = Operation::ReadWith;
         let key = validate_path(op, path)?;
         let mut recheck = false;
-        if self.inner.nowait.enabled() {
+        if self.inner.nowait.supported() {
             let attempt = self.inner.handles.with_local(key, |handle| {
                 self.read_with_inline(op, key, &options, handle)
             });

@@ -30,7 +30,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPa
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Operation, Result};
-use crate::retry::{retry, retry_read, retry_write, Deadline, RetryConfig, RetryState};
+use crate::retry::{retry, retry_read, retry_write, Deadline, RetryConfig};
 use crate::storage::{
     check_order, check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
     StorageAppender, StorageWriter, WriteMode,
