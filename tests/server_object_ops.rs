@@ -89,7 +89,7 @@ async fn read_with_is_one_request(name: &str, server: &Server) -> seerstore::Res
         ..Default::default()
     };
     let (read, requests) = sent(&proxy, s.read_with("L0/a.sst", held)).await;
-    assert!(read.unwrap_err().is_not_modified(), "{name}");
+    assert!(read.expect_err("an error").is_not_modified(), "{name}");
     assert_eq!(requests.len(), 1, "{name}: {requests:?}");
 
     direct
@@ -100,7 +100,7 @@ async fn read_with_is_one_request(name: &str, server: &Server) -> seerstore::Res
         ..Default::default()
     };
     let (read, requests) = sent(&proxy, s.read_with("L0/a.sst", stale)).await;
-    assert!(read.unwrap_err().is_precondition(), "{name}");
+    assert!(read.expect_err("an error").is_precondition(), "{name}");
     assert_eq!(requests.len(), 1, "{name}: {requests:?}");
 
     let tail = ReadOptions {
@@ -147,7 +147,6 @@ async fn listings(name: &str, server: &Server) -> seerstore::Result<(Vec<String>
     }
     let after = ListOptions {
         offset: Some("wal/000002.log".into()),
-        ..Default::default()
     };
     let (listed, offset_requests) = sent(&proxy, async {
         s.list_with("wal", after)
@@ -196,7 +195,7 @@ async fn copies(name: &str, server: &Server) -> seerstore::Result<()> {
     let taken = s
         .copy("MANIFEST-1", "backup/MANIFEST", WriteMode::Create)
         .await;
-    assert!(taken.unwrap_err().is_already_exists(), "{name}");
+    assert!(taken.expect_err("an error").is_already_exists(), "{name}");
     s.copy("MANIFEST-1", "backup/MANIFEST-2", WriteMode::Create)
         .await?;
     assert_eq!(direct.read("backup/MANIFEST-2").await?, data, "{name}");
@@ -350,7 +349,6 @@ async fn fake_gcs_server_listings_and_read_with() -> seerstore::Result<()> {
     // are dropped here.
     let after = ListOptions {
         offset: Some("L0/000001.sst".into()),
-        ..Default::default()
     };
     let listed: Vec<String> = s
         .list_with("L0", after)
@@ -377,6 +375,6 @@ async fn fake_gcs_server_listings_and_read_with() -> seerstore::Result<()> {
         ..Default::default()
     };
     let again = s.read_with("small.txt", held).await;
-    assert!(again.unwrap_err().is_not_modified());
+    assert!(again.expect_err("an error").is_not_modified());
     Ok(())
 }
