@@ -231,7 +231,6 @@ async fn read_with_retries_a_failed_get() -> Result<()> {
 async fn keys(s: &ObjectStorage, prefix: &str, offset: &str) -> Result<Vec<String>> {
     let options = ListOptions {
         offset: Some(offset.into()),
-        ..Default::default()
     };
     s.list_with(prefix, options)
         .map_ok(|m| m.path)

@@ -87,6 +87,40 @@ const MAX_CONCURRENT_RANGES: usize = 10;
 /// the bytes of this call, an earlier attempt landed and lost its answer,
 /// and the write is reported as a success with the object's metadata.
 ///
+/// # The 0.2 calls
+///
+/// * `read_with`: ONE GET (`get_opts` with the range and `If-Match` /
+///   `If-None-Match`, the version token decoded into its ETag); the
+///   metadata is the GET's own. An empty range is one conditional HEAD. A
+///   range starting past the end is refused by the store, and a HEAD after
+///   the retry loop tells the size for [`Error::InvalidRange`].
+/// * `list_with` with an offset: `list_with_offset` (S3 and GCS
+///   `start-after`, Azure `startFrom`). Keys at or before the offset are
+///   dropped here too, so servers that ignore it (Azurite,
+///   fake-gcs-server) still list exactly what is asked, at the cost of
+///   listing from the start.
+/// * `list_dir`: one `list_with_delimiter`, retried as a whole.
+/// * `delete_many`: one `delete_stream` (S3 `DeleteObjects` of 1,000 keys
+///   a request, Azure batches of 256, one delete each elsewhere); paths
+///   whose deletion failed transiently are sent again, together.
+/// * `copy`: server-side `copy_opts`, then a HEAD of the destination for
+///   the metadata returned (a replacement of `to` in between would be
+///   reported instead). `Create` needs an atomic copy-if-not-exists: an S3
+///   store built without `copy_if_not_exists` (and an S3-compatible server
+///   that has none) answers [`Error::NotSupported`] and copies nothing;
+///   [`seerstore::open`](crate::open) sets `multipart` for custom
+///   endpoints. `Update(v)` is [`Error::NotSupported`]: object_store 0.14
+///   has no copy conditional on the destination's version, and checking
+///   it before the copy would not be atomic.
+/// * `rename`: **not atomic**: a HEAD of the source (version `v`), the
+///   server-side copy, a second HEAD, and a delete only if the source is
+///   still `v` — else [`Error::Precondition`] naming the source, which is
+///   kept with the copy. object_store 0.14 has no conditional delete, so a
+///   source replaced between the second HEAD and the delete is still
+///   deleted; a store without ETags cannot tell a replaced source at all.
+///   `Update(v)` is [`Error::NotSupported`], as for `copy`.
+/// * `appender`: [`Error::NotSupported`] (object_store 0.14 has no append).
+///
 /// How it differs from the local backend: `sync` is an `Ok` no-op (a
 /// successful PUT is durable); `list` resumes after a transient error with
 /// `list_with_offset` after the last key yielded, which assumes the store

@@ -61,11 +61,11 @@ impl Conditions {
         })
     }
 
-    fn get_options(&self, range: Option<Range<u64>>, head: bool) -> GetOptions {
+    fn get_options(&self, range: Option<GetRange>, head: bool) -> GetOptions {
         GetOptions {
             if_match: self.if_match.clone(),
             if_none_match: self.if_none_match.clone(),
-            range: range.map(GetRange::Bounded),
+            range,
             head,
             ..GetOptions::default()
         }
@@ -137,7 +137,10 @@ impl ObjectStorage {
     ) -> Result<ReadResult> {
         let result = self
             .store
-            .get_opts(location, conditions.get_options(asked, false))
+            .get_opts(
+                location,
+                conditions.get_options(asked.map(|r| get_range(r, options)), false),
+            )
             .await
             .map_err(|e| read_error(path, options, e))?;
         let meta = self.meta(path, &result.meta);
@@ -192,6 +195,20 @@ impl ObjectStorage {
         .await?;
         options.check_conditions(OP, &meta)?;
         Ok(meta)
+    }
+}
+
+/// The range header of a GET. A clamped range ending beyond any object
+/// (`a..u64::MAX`, "from `a` to the end") is sent as `bytes=a-`: the same
+/// answer, and s3s-fs refuses `bytes=a-18446744073709551614` with 400
+/// `InvalidArgument`.
+fn get_range(range: Range<u64>, options: &ReadOptions) -> GetRange {
+    // No object is this large; S3's limit is 5 TiB.
+    const BEYOND_ANY_OBJECT: u64 = 1 << 62;
+    if options.clamp_to_size && range.end >= BEYOND_ANY_OBJECT {
+        GetRange::Offset(range.start)
+    } else {
+        GetRange::Bounded(range)
     }
 }
 
