@@ -119,7 +119,9 @@ pub(crate) fn list_dir(inner: &Inner, prefix: &str) -> Result<Listing> {
             }
         }
     }
-    // Entries are already in key order, and each list keeps that order.
+    // Objects come out in key order already; `dirs` sort as the plain
+    // strings they are (`a` before `a-`), as `Listing` says.
+    listing.dirs.sort_unstable();
     Ok(listing)
 }
 
