@@ -127,7 +127,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     std::fs::write(&last, bytes)?;
 
     let records = recover(&storage).await?;
-    println!("recovered {} records; the torn one is dropped", records.len());
+    println!(
+        "recovered {} records; the torn one is dropped",
+        records.len()
+    );
     assert_eq!(records.len(), 800);
     assert!(records.iter().all(|r| r.starts_with(b"batch ")));
     Ok(())

@@ -43,7 +43,9 @@
 //!   storage's own `write`, `write_with`, `writer().finish()` and `delete`
 //!   mark the key's entry invalid before the inner call starts and again
 //!   after it ends, and reads of the key bypass the cache while it is in
-//!   progress. A read checks at its end that the entry it used is still
+//!   progress; an appender holds its key in that state while it lives
+//!   (`src/cache/appender.rs`), so a growing object is never cached. A
+//!   read checks at its end that the entry it used is still
 //!   valid, and starts again otherwise. So a fetch that started before a
 //!   write can only fill blocks of a dead epoch, never serve them, and a
 //!   read never mixes blocks of two versions.

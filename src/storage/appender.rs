@@ -26,6 +26,45 @@ use super::ObjectMeta;
 /// * Readers see the object, and its growing size, from
 ///   [`Storage::appender`](crate::Storage::appender) on.
 /// * After [`finish`](Self::finish), appends fail.
+/// * A dropped `append` future either appended its data whole (and before
+///   any later append's) or appended nothing; a dropped `sync` or `finish`
+///   only stops waiting. The log never gets a hole or a half record in the
+///   middle.
+///
+/// # Errors
+///
+/// [`Error::Closed`](crate::Error::Closed) for an append after `finish`,
+/// and for every call after a write or flush of the object failed: a
+/// backend MUST NOT promise anything past the last durable length once a
+/// flush failed (after a failed `fsync` the page cache's state is
+/// unknowable). The failure itself reaches every `sync` waiting for it as
+/// the backend's error ([`Error::Io`](crate::Error::Io) locally).
+///
+/// # Backends
+///
+/// [`LocalStorage`](crate::LocalStorage) buffers appends in memory and
+/// writes each group with one `pwrite` right before its `fdatasync`, so
+/// readers see what reached the file (everything appended before the last
+/// sync started). Object stores have no appends:
+/// [`Storage::appender`](crate::Storage::appender) is
+/// [`Error::NotSupported`](crate::Error::NotSupported) there.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> seerstore::Result<()> {
+/// use seerstore::{LocalStorage, Storage};
+///
+/// let dir = tempfile::tempdir().expect("temp dir");
+/// let storage = LocalStorage::open(dir.path()).await?;
+/// let wal = storage.appender("wal/000001.log").await?;
+/// assert_eq!(wal.append("first ".into()).await?, 6);
+/// assert_eq!(wal.append("second".into()).await?, 12);
+/// assert_eq!(wal.sync().await?, 12); // both durable, one device flush
+/// assert_eq!(storage.read("wal/000001.log").await?, "first second");
+/// assert_eq!(wal.finish().await?.size, 12);
+/// assert!(wal.append("late".into()).await.unwrap_err().is_closed());
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait StorageAppender: Send + Sync + std::fmt::Debug {
     /// Appends `data`; returns the object's length after it (the end offset
