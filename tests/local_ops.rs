@@ -397,6 +397,7 @@ async fn copy_and_rename_of_bad_input_change_nothing() -> TestResult {
                 }
             }
         };
+        #[allow(clippy::type_complexity)]
         let cases: Vec<(&str, &str, WriteMode, fn(&Error) -> bool)> = vec![
             ("src", "src", WriteMode::Overwrite, |e| {
                 matches!(e, Error::InvalidPath { .. })
@@ -554,6 +555,8 @@ async fn a_renamed_object_is_always_at_one_of_its_keys() -> TestResult {
     let mut scans = 0;
     while at < HOPS {
         let mut found = false;
+        // `at` moves on only as the loop breaks.
+        #[allow(clippy::mut_range_bound)]
         for n in at..=HOPS {
             match storage.read(&key(n)).await {
                 Ok(data) => {
