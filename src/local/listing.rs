@@ -384,7 +384,7 @@ mod tests {
             name: name.to_owned(),
             kind,
         };
-        let mut entries = vec![
+        let mut entries = [
             entry("a0", Kind::Object),
             entry("a", Kind::Dir),
             entry("a.b", Kind::Object),
