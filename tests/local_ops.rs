@@ -376,6 +376,9 @@ fn snapshot(root: &Path) -> std::io::Result<BTreeMap<String, Option<Vec<u8>>>> {
     Ok(out)
 }
 
+/// A refused call: source, destination, mode, and the check of its error.
+type BadCall = (&'static str, &'static str, WriteMode, fn(&Error) -> bool);
+
 #[tokio::test]
 async fn copy_and_rename_of_bad_input_change_nothing() -> TestResult {
     let tmp = tempfile::tempdir()?;
@@ -397,8 +400,7 @@ async fn copy_and_rename_of_bad_input_change_nothing() -> TestResult {
                 }
             }
         };
-        #[allow(clippy::type_complexity)]
-        let cases: Vec<(&str, &str, WriteMode, fn(&Error) -> bool)> = vec![
+        let cases: Vec<BadCall> = vec![
             ("src", "src", WriteMode::Overwrite, |e| {
                 matches!(e, Error::InvalidPath { .. })
             }),
@@ -554,22 +556,19 @@ async fn a_renamed_object_is_always_at_one_of_its_keys() -> TestResult {
     let mut at = 0;
     let mut scans = 0;
     while at < HOPS {
-        let mut found = false;
-        // `at` moves on only as the loop breaks.
-        #[allow(clippy::mut_range_bound)]
+        let mut found = None;
         for n in at..=HOPS {
             match storage.read(&key(n)).await {
                 Ok(data) => {
                     assert_eq!(data, payload, "a torn object at {}", key(n));
-                    at = n;
-                    found = true;
+                    found = Some(n);
                     break;
                 }
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        assert!(found, "the object was at none of its keys from {}", key(at));
+        at = found.ok_or_else(|| format!("the object was at none of its keys from {}", key(at)))?;
         scans += 1;
     }
     mover.await??;

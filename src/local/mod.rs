@@ -124,6 +124,46 @@ const KEY_LOCK_SHARDS: usize = 64;
 /// key can both win). [`WriteMode::Create`] is atomic across processes
 /// (`renameat2(RENAME_NOREPLACE)`, or `link`).
 ///
+/// # The 0.2 calls
+///
+/// * [`read_with`](Storage::read_with) takes data and metadata from ONE
+///   open descriptor: the version is the `fstat` of the file the bytes come
+///   from (taken when its handle was opened; a file is never rewritten in
+///   place), so the two never disagree, even while the object is being
+///   replaced. Served inline from the page cache like `read_range`. Through
+///   a handle made stale by another instance or process it returns the old
+///   version, data and metadata together; an answer that is an error
+///   (`Precondition`, `NotModified`, `InvalidRange`) is always judged again
+///   on a fresh open, and a failed `Update` drops the key's cached handle,
+///   so a compare-and-swap loop sees the new version on its next read.
+/// * [`list_with`](Storage::list_with) with an offset walks each directory
+///   in key order and skips, without a `stat` or an `open`, every object not
+///   after the offset and every sub-directory whose keys all sort before
+///   it: its cost follows the keys after the offset. Its keys come out
+///   **sorted** (byte order), unlike `list`'s; each directory it enters is
+///   read whole into memory (one name per entry). Without an offset it is
+///   `list`.
+/// * [`list_dir`](Storage::list_dir) is one read of the prefix's directory
+///   (plus a `stat` per object); symlinks and temporary files are never
+///   listed, as in `list`.
+/// * [`delete_many`](Storage::delete_many) groups the keys by directory,
+///   unlinks on up to four blocking-pool tasks at once, and fsyncs each
+///   directory once per group instead of once per key.
+/// * [`copy`](Storage::copy) copies the source, through one descriptor,
+///   into a temp file with `copy_file_range` (a reflink on filesystems that
+///   share extents, btrfs or XFS; an in-kernel copy elsewhere), then
+///   publishes it exactly as `write` does (fsync, rename per `mode`,
+///   directory fsync).
+/// * [`rename`](Storage::rename) is one atomic `rename(2)` under the locks of
+///   both keys (`renameat2(RENAME_NOREPLACE)` for `Create`; the version
+///   check and the rename together for `Update`), then fsyncs of the
+///   destination's directory and of the source's; both keys' cached handles
+///   are dropped. A source that is a symlink is refused, never moved.
+///
+/// Copy and rename check the source and the destination's condition before
+/// creating anything, so bad input (a missing source, a refused mode, an
+/// invalid key, `from == to`) leaves the tree as it was.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> seerstore::Result<()> {
