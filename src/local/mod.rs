@@ -4,6 +4,7 @@
 //! The struct's rustdoc holds the user-facing contract; this module only
 //! wires the submodules together.
 
+mod dirlock;
 mod handles;
 mod inline;
 mod list;
@@ -35,16 +36,12 @@ use crate::storage::{check_range, ObjectMeta, Storage, StorageWriter, WriteMode}
 
 use handles::{Handle, HandleCache};
 use inline::{buffer_for, read_rest, NowaitSupport, INLINE_READ_MAX};
-use publish::{is_regular, meta_of, KeyLocks, TempFile};
+use publish::{is_regular, meta_of};
 use resolve::{dir_flags, read_flags, Resolver};
-
-/// Shards of the per-key publish lock.
-const KEY_LOCK_SHARDS: usize = 64;
 
 /// Storage in a directory on local disk.
 ///
-/// Cheap to clone: clones share the root handle, the handle cache and the
-/// per-key locks.
+/// Cheap to clone: clones share the root handle and the handle cache.
 ///
 /// # Where the blocking happens
 ///
@@ -216,7 +213,7 @@ impl LocalStorageBuilder {
 }
 
 fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
-    std::fs::create_dir_all(&builder.root)?;
+    resolve::create_root(&builder.root)?;
     let sweep = builder.sweep;
     let root_fd = rustix::fs::open(&builder.root, dir_flags(), rustix::fs::Mode::empty())?;
     let inner = Inner {
@@ -227,7 +224,6 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
         },
         handles: HandleCache::new(builder.max_open_files),
         nowait: NowaitSupport::new(builder.inline_reads),
-        key_locks: KeyLocks::new(KEY_LOCK_SHARDS),
         running: AtomicUsize::new(0),
         idle: Notify::new(),
     };
@@ -248,7 +244,6 @@ pub(crate) struct Inner {
     pub(crate) handles: HandleCache,
     /// Whether to try page-cache reads inline on the worker.
     nowait: NowaitSupport,
-    pub(crate) key_locks: KeyLocks,
     /// Blocking tasks started and not yet finished.
     running: AtomicUsize,
     /// Signalled when `running` drops to zero.
@@ -338,9 +333,9 @@ impl LocalStorage {
     /// of its writers) started has finished, including those whose futures
     /// were dropped: after a cancelled `write`, the write has then either
     /// landed or been cleaned up; after a dropped writer, its temp file is
-    /// gone. Useful before shutdown and in tests. A `list` stream that is
-    /// alive but not drained keeps its walker task (and so this call)
-    /// waiting.
+    /// gone. Useful before shutdown and in tests. A `list` stream holds a
+    /// blocking-pool task only while it reads its next batch, so an idle
+    /// one does not keep this call waiting.
     pub async fn settle(&self) {
         loop {
             let notified = self.inner.idle.notified();
@@ -490,7 +485,6 @@ impl Inner {
     fn delete(&self, key: &str) -> Result<()> {
         let op = Operation::Delete;
         let io_err = |e: io::Error| Error::io(op, key, e);
-        let _guard = self.key_locks.lock(key);
         let (dir, name) = match self.resolver.open_parent(self.root_fd.as_fd(), key, false) {
             Ok(found) => found,
             Err(e)
@@ -501,6 +495,9 @@ impl Inner {
             }
             Err(e) => return Err(io_err(e)),
         };
+        // The lock every publish into `dir` takes: a delete racing an
+        // `Update` happens wholly before or after its check and rename.
+        let lock = dirlock::DirLock::acquire(dir.as_fd()).map_err(io_err)?;
         match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Err(e) if e == Errno::NOENT => return Ok(()),
             Err(e) => return Err(io_err(e.into())),
@@ -521,6 +518,7 @@ impl Inner {
             Err(e) if e == Errno::NOENT => return Ok(()),
             Err(e) => return Err(io_err(e.into())),
         }
+        drop(lock);
         self.handles.invalidate(key);
         rustix::fs::fsync(&dir).map_err(|e| io_err(e.into()))
     }
@@ -687,20 +685,7 @@ impl Storage for LocalStorage {
             let op = Operation::Write;
             let key = validate_path(op, path)?.to_owned();
             self.run(op, path, move |inner| {
-                let mut temp = TempFile::create(inner, &key).map_err(|e| Error::io(op, &key, e))?;
-                // Fail a doomed create before writing the data; the rename
-                // below still decides atomically.
-                if mode == WriteMode::Create
-                    && temp.target_exists().map_err(|e| Error::io(op, &key, e))?
-                {
-                    return Err(Error::AlreadyExists {
-                        op,
-                        path: key,
-                        source: None,
-                    });
-                }
-                temp.write_all(&data).map_err(|e| Error::io(op, &key, e))?;
-                temp.publish(inner, op, &key, &mode)
+                publish::write_object(inner, op, &key, &data, &mode)
             })
             .await
         })

@@ -6,13 +6,11 @@
 //! the directory. [`TempFile`] unlinks itself when dropped unpublished, so
 //! every error path (and a panic) leaves no litter.
 
-use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
-use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat};
@@ -22,52 +20,40 @@ use crate::error::{Error, Operation, Result};
 use crate::path::RESERVED_PREFIX;
 use crate::storage::{ObjectMeta, WriteMode};
 
+use super::dirlock::rename_checked;
 use super::Inner;
 
 /// Mode of new object files (before the umask).
 const FILE_MODE: u32 = 0o644;
 
-/// Per-key locks held around "check condition → rename", so that
-/// conditional writes are atomic against every other publish and delete of
-/// the same key in this process.
-#[derive(Debug)]
-pub(crate) struct KeyLocks {
-    shards: Vec<Mutex<()>>,
-}
-
-impl KeyLocks {
-    pub(crate) fn new(shards: usize) -> Self {
-        Self {
-            shards: (0..shards.max(1)).map(|_| Mutex::new(())).collect(),
-        }
-    }
-
-    pub(crate) fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        let len = self.shards.len() as u64;
-        let index = usize::try_from(hasher.finish() % len).unwrap_or(0);
-        // The guarded data is `()`: a poisoned lock protects nothing broken.
-        self.shards[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// The version token of a file: `"{dev:x}-{ino:x}-{ctime_s}.{ctime_ns}-{size}"`.
-/// Every write creates a new inode and the rename sets its ctime, so a
-/// replaced object gets a new token. Written by hand: `list` makes one per
-/// key, and `format!` costs as much as the `stat` behind it.
+/// THE version token of a file, used by `head`, `list`, write results and
+/// reads alike: `"{dev:x}-{ino:x}-{mtime}-{ctime}-{size}"`, each time as
+/// `secs.nanos` (nine digits). Every publish stamps its file with a
+/// modification time above every other one its directory ever held (see
+/// [`rename_checked`](super::dirlock::rename_checked)), so a version never
+/// repeats for a key even when the filesystem hands a freed inode number
+/// back within one tick of a coarse ctime; the ctime still tells apart
+/// changes made in place by other programs. Written by hand: `list` makes
+/// one per key, and `format!` costs as much as the `stat` behind it.
 #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 pub(crate) fn version_of(stat: &Stat) -> String {
-    let mut out = String::with_capacity(64);
+    let mut out = String::with_capacity(80);
     push_hex(&mut out, stat.st_dev as u64);
     out.push('-');
     push_hex(&mut out, stat.st_ino as u64);
     out.push('-');
-    push_signed(&mut out, stat.st_ctime as i64);
+    push_time(&mut out, stat.st_mtime as i64, stat.st_mtime_nsec as u64);
+    out.push('-');
+    push_time(&mut out, stat.st_ctime as i64, stat.st_ctime_nsec as u64);
+    out.push('-');
+    push_signed(&mut out, stat.st_size as i64);
+    out
+}
+
+/// `secs.nanos`, the nanoseconds as nine digits.
+fn push_time(out: &mut String, secs: i64, nanos: u64) {
+    push_signed(out, secs);
     out.push('.');
-    let nanos = stat.st_ctime_nsec as u64;
     let mut digits = [b'0'; 9];
     let mut n = nanos % 1_000_000_000;
     for digit in digits.iter_mut().rev() {
@@ -75,9 +61,6 @@ pub(crate) fn version_of(stat: &Stat) -> String {
         n /= 10;
     }
     out.extend(digits.iter().map(|&d| char::from(d)));
-    out.push('-');
-    push_signed(&mut out, stat.st_size as i64);
-    out
 }
 
 fn push_hex(out: &mut String, value: u64) {
@@ -227,9 +210,12 @@ impl TempFile {
         self.file.write_all(data)
     }
 
-    /// Makes the contents durable, then publishes under the key per `mode`,
+    /// Makes the contents durable, then publishes under the key per `mode`
+    /// ([`rename_checked`]: atomic across instances and processes),
     /// invalidates the handle cache, fsyncs the directory and returns the
-    /// object's metadata. On error the temp file is removed (by `Drop`).
+    /// object's metadata. On a refusal the temp file is removed (by
+    /// `Drop`). If the directory fsync fails, the object IS published: the
+    /// error says so (see [`published_not_durable`]).
     pub(crate) fn publish(
         mut self,
         inner: &Inner,
@@ -240,99 +226,221 @@ impl TempFile {
         let io_err = |e: io::Error| Error::io(op, key, e);
         self.file.sync_all().map_err(io_err)?;
         let dir = self.dir.clone();
-        let stat = {
-            let _guard = inner.key_locks.lock(key);
-            match mode {
-                WriteMode::Overwrite => {
-                    self.refuse_symlink_target().map_err(io_err)?;
-                    rustix::fs::renameat(&*dir, self.name.as_str(), &*dir, self.target.as_str())
-                        .map_err(|e| io_err(e.into()))?;
-                }
-                WriteMode::Create => self.publish_create().map_err(|e| match e.kind() {
-                    io::ErrorKind::AlreadyExists => Error::AlreadyExists {
-                        op,
-                        path: key.to_owned(),
-                        source: Some(Box::new(e)),
-                    },
-                    _ => io_err(e),
-                })?,
-                WriteMode::Update(expected) => {
-                    let current = match rustix::fs::statat(
-                        &*dir,
-                        self.target.as_str(),
-                        AtFlags::SYMLINK_NOFOLLOW,
-                    ) {
-                        Ok(stat) if is_regular(&stat) => Some(version_of(&stat)),
-                        Ok(_) => None,
-                        Err(e) if e == Errno::NOENT => None,
-                        Err(e) => return Err(io_err(e.into())),
-                    };
-                    if current.as_deref() != Some(expected.as_str()) {
-                        return Err(Error::Precondition {
-                            op,
-                            path: key.to_owned(),
-                            expected: expected.clone(),
-                            source: None,
-                        });
-                    }
-                    rustix::fs::renameat(&*dir, self.name.as_str(), &*dir, self.target.as_str())
-                        .map_err(|e| io_err(e.into()))?;
-                }
+        rename_checked(dir.as_fd(), &self.name, &self.target, mode)
+            .map_err(|refusal| refusal.into_error(op, key, mode))?;
+        self.published = true;
+        inner.handles.invalidate(key);
+        let stat = rustix::fs::fstat(&self.file).map_err(|e| {
+            Error::Io {
+                op,
+                path: key.to_owned(),
+                source: published_not_durable(e.into()),
             }
-            self.published = true;
-            inner.handles.invalidate(key);
-            rustix::fs::fstat(&self.file).map_err(|e| io_err(e.into()))?
+        })?;
+        let meta = meta_of(key, &stat);
+        if let Err(e) = fsync_dir_after_publish(&dir, key) {
+            let version = meta.version.clone().unwrap_or_default();
+            unacknowledged::remember(&dir, &self.target, version);
+            return Err(Error::Io {
+                op,
+                path: key.to_owned(),
+                source: published_not_durable(e),
+            });
+        }
+        Ok(meta)
+    }
+}
+
+/// The error of a write that published its object but could not make it
+/// durable (the directory fsync failed): the object is visible now and may
+/// or may not survive a crash. Keeps the kind of the cause.
+pub(crate) fn published_not_durable(cause: io::Error) -> io::Error {
+    io::Error::new(cause.kind(), PublishedNotDurable(cause))
+}
+
+/// See [`published_not_durable`].
+#[derive(Debug)]
+struct PublishedNotDurable(io::Error);
+
+impl std::fmt::Display for PublishedNotDurable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the object was published, but its durability is unknown (fsync of its directory failed: {})",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for PublishedNotDurable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Fsyncs `dir` after `key` was renamed into it.
+fn fsync_dir_after_publish(dir: &OwnedFd, key: &str) -> io::Result<()> {
+    #[cfg(test)]
+    if failpoint::take_dir_fsync(key) {
+        return Err(io::Error::from_raw_os_error(Errno::IO.raw_os_error()));
+    }
+    let _ = key;
+    rustix::fs::fsync(dir).map_err(io::Error::from)
+}
+
+/// `write_with`: temp file, data, publish per `mode`. A conflict (the key
+/// exists, or its version moved on) is checked against an earlier write of
+/// these very bytes that published but reported an error (a lost answer):
+/// that write is then made durable and reported as this call's success.
+pub(crate) fn write_object(
+    inner: &Inner,
+    op: Operation,
+    key: &str,
+    data: &[u8],
+    mode: &WriteMode,
+) -> Result<ObjectMeta> {
+    let mut temp = TempFile::create(inner, key).map_err(|e| Error::io(op, key, e))?;
+    let dir = temp.dir.clone();
+    let target = temp.target.clone();
+    // Fail a doomed create before writing the data; the rename still
+    // decides atomically.
+    let doomed =
+        *mode == WriteMode::Create && temp.target_exists().map_err(|e| Error::io(op, key, e))?;
+    let result = if doomed {
+        Err(Error::AlreadyExists {
+            op,
+            path: key.to_owned(),
+            source: None,
+        })
+    } else {
+        temp.write_all(data).map_err(|e| Error::io(op, key, e))?;
+        temp.publish(inner, op, key, mode)
+    };
+    match result {
+        Err(e) if e.is_already_exists() || e.is_precondition() => {
+            unacknowledged::recover(&dir, &target, op, key, data, e)
+        }
+        other => other,
+    }
+}
+
+/// Writes that published and then reported an error, remembered so that
+/// the caller's retry is not told its own write conflicts.
+mod unacknowledged {
+    use std::collections::VecDeque;
+    use std::fs::File;
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+    use std::sync::Mutex;
+
+    use rustix::fs::{Mode, OFlags};
+
+    use super::{is_regular, meta_of, version_of};
+    use crate::error::{Error, Operation, Result};
+    use crate::local::resolve::read_flags;
+    use crate::storage::ObjectMeta;
+
+    /// Entries kept, oldest dropped first: a retry follows its failure
+    /// closely.
+    const KEPT: usize = 256;
+
+    /// (device, directory inode, name, version), process-wide so that a
+    /// retry through another `LocalStorage` of the same root is covered.
+    type Entry = (u64, u64, String, String);
+
+    static ENTRIES: Mutex<VecDeque<Entry>> = Mutex::new(VecDeque::new());
+
+    fn entries() -> std::sync::MutexGuard<'static, VecDeque<Entry>> {
+        ENTRIES.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    fn dir_id(dir: &OwnedFd) -> Option<(u64, u64)> {
+        let stat = rustix::fs::fstat(dir).ok()?;
+        Some((stat.st_dev as u64, stat.st_ino as u64))
+    }
+
+    pub(super) fn remember(dir: &OwnedFd, name: &str, version: String) {
+        let Some((dev, ino)) = dir_id(dir) else {
+            return;
         };
-        rustix::fs::fsync(&*dir).map_err(|e| io_err(e.into()))?;
+        let mut entries = entries();
+        if entries.len() >= KEPT {
+            entries.pop_front();
+        }
+        entries.push_back((dev, ino, name.to_owned(), version));
+    }
+
+    /// `conflict`, unless the object at `name` is a remembered write
+    /// holding exactly `data`: then it is fsynced into its directory and
+    /// returned as this call's result.
+    pub(super) fn recover(
+        dir: &OwnedFd,
+        name: &str,
+        op: Operation,
+        key: &str,
+        data: &[u8],
+        conflict: Error,
+    ) -> Result<ObjectMeta> {
+        let Some((dev, ino)) = dir_id(dir) else {
+            return Err(conflict);
+        };
+        if !entries()
+            .iter()
+            .any(|(d, i, n, _)| (*d, *i) == (dev, ino) && n == name)
+        {
+            return Err(conflict);
+        }
+        let flags = read_flags() | OFlags::NOFOLLOW;
+        let Ok(fd) = rustix::fs::openat(dir, name, flags, Mode::empty()) else {
+            return Err(conflict);
+        };
+        let mut file = File::from(fd);
+        let Ok(stat) = rustix::fs::fstat(&file) else {
+            return Err(conflict);
+        };
+        let version = version_of(&stat);
+        let position = entries()
+            .iter()
+            .position(|(d, i, n, v)| (*d, *i) == (dev, ino) && n == name && *v == version);
+        let Some(position) = position else {
+            return Err(conflict);
+        };
+        let size_matches = is_regular(&stat) && u64::try_from(data.len()).ok() == Some(meta_of(key, &stat).size);
+        let mut current = Vec::with_capacity(data.len());
+        if !size_matches || file.read_to_end(&mut current).is_err() || current != data {
+            return Err(conflict);
+        }
+        rustix::fs::fsync(dir).map_err(|e| Error::io(op, key, e.into()))?;
+        entries().remove(position);
         Ok(meta_of(key, &stat))
     }
+}
 
-    /// Renaming over a symlink would not follow it (nothing outside the root
-    /// could change), but it would silently turn a link into a file; refuse.
-    fn refuse_symlink_target(&self) -> io::Result<()> {
-        match rustix::fs::statat(&*self.dir, self.target.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
-                Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the key names a symlink; seerstore does not replace symlinks",
-                ))
-            }
-            Ok(_) => Ok(()),
-            Err(e) if e == Errno::NOENT => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+/// Failure injection for the unit tests.
+#[cfg(test)]
+pub(crate) mod failpoint {
+    use std::sync::Mutex;
+
+    static FAIL_DIR_FSYNC: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    /// The next directory fsync after publishing `key` fails with `EIO`.
+    pub(crate) fn fail_dir_fsync(key: &str) {
+        FAIL_DIR_FSYNC
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(key.to_owned());
     }
 
-    /// `renameat2(RENAME_NOREPLACE)`, or `link` + `unlink` of the temp file
-    /// where the filesystem (or the OS) has no such rename. Both fail with
-    /// `EEXIST` if the key exists, atomically.
-    fn publish_create(&mut self) -> io::Result<()> {
-        let dir = &*self.dir;
-        #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
-        match rustix::fs::renameat_with(
-            dir,
-            self.name.as_str(),
-            dir,
-            self.target.as_str(),
-            rustix::fs::RenameFlags::NOREPLACE,
-        ) {
-            Ok(()) => return Ok(()),
-            Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::NOTSUP => {}
-            Err(e) => return Err(e.into()),
+    pub(super) fn take_dir_fsync(key: &str) -> bool {
+        let mut keys = FAIL_DIR_FSYNC.lock().unwrap_or_else(|p| p.into_inner());
+        match keys.iter().position(|k| k == key) {
+            Some(at) => {
+                keys.remove(at);
+                true
+            }
+            None => false,
         }
-        rustix::fs::linkat(
-            dir,
-            self.name.as_str(),
-            dir,
-            self.target.as_str(),
-            AtFlags::empty(),
-        )?;
-        // The object is published; the temp name is now a second link to it.
-        self.published = true;
-        // Best effort: a leftover second link is an unlocked temp file once
-        // this process lets go of it, which the next `open` sweeps.
-        let _ = rustix::fs::unlinkat(dir, self.name.as_str(), AtFlags::empty());
-        Ok(())
     }
 }
 
