@@ -277,7 +277,7 @@ where
 {
     let running = Running::new(inner);
     tokio::task::spawn_blocking(move || {
-        let out = f(&running.0);
+        let out = handles::on_blocking_task(|| f(&running.0));
         drop(running);
         out
     })
@@ -459,10 +459,7 @@ impl Inner {
             Ok(handle) => Ok(handle),
             Err(epoch) => {
                 let (file, stat) = self.open_object(op, key)?;
-                let handle = Handle {
-                    file: Arc::new(file),
-                    size: meta_of(key, &stat).size,
-                };
+                let handle = Handle::new(file, meta_of(key, &stat).size);
                 self.handles.insert(key, handle.clone(), epoch);
                 Ok(handle)
             }

@@ -455,6 +455,8 @@ impl Drop for TempFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{LocalStorage, Storage};
+    use bytes::Bytes;
 
     /// The hand-written token is the documented format.
     #[test]
@@ -463,9 +465,11 @@ mod tests {
         let file = tempfile::tempfile().expect("temp file");
         let stat = rustix::fs::fstat(&file).expect("stat");
         let expected = format!(
-            "{:x}-{:x}-{}.{:09}-{}",
+            "{:x}-{:x}-{}.{:09}-{}.{:09}-{}",
             stat.st_dev as u64,
             stat.st_ino as u64,
+            stat.st_mtime as i64,
+            stat.st_mtime_nsec as u64,
             stat.st_ctime as i64,
             stat.st_ctime_nsec as u64,
             stat.st_size as i64
@@ -476,5 +480,62 @@ mod tests {
         push_hex(&mut out, 0);
         push_hex(&mut out, 0xabc);
         assert_eq!(out, "-120abc");
+    }
+
+    /// Two files on one inode number with one ctime and size (a freed
+    /// inode reused within a coarse tick) differ by their stamps.
+    #[test]
+    fn the_stamp_tells_reused_inodes_apart() {
+        let file = tempfile::tempfile().expect("temp file");
+        let first = rustix::fs::fstat(&file).expect("stat");
+        let mut second = first;
+        second.st_mtime_nsec = (first.st_mtime_nsec + 1) % 1_000_000_000;
+        assert_ne!(version_of(&first), version_of(&second));
+    }
+
+    /// A failed directory fsync after the rename: the error says the object
+    /// is published, and retrying the same conditional write succeeds
+    /// instead of conflicting with itself; other bytes still conflict.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn published_but_not_durable_is_said_and_retry_succeeds() -> Result<()> {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let storage = LocalStorage::open(tmp.path()).await?;
+        let key = "lost/CURRENT";
+        failpoint::fail_dir_fsync(key);
+        let data = Bytes::from_static(b"MANIFEST-000002");
+        let err = storage
+            .write_with(key, data.clone(), WriteMode::Create)
+            .await
+            .expect_err("the fsync failed");
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(err.to_string().contains("published"), "{err}");
+        assert_eq!(storage.read(key).await?, data, "it is visible");
+        let other = storage
+            .write_with(key, Bytes::from_static(b"MANIFEST-000003"), WriteMode::Create)
+            .await;
+        assert!(matches!(other, Err(Error::AlreadyExists { .. })), "{other:?}");
+        let retried = storage
+            .write_with(key, data.clone(), WriteMode::Create)
+            .await?;
+        assert_eq!(retried.version, storage.head(key).await?.version);
+
+        // Update: the retry of an update whose answer was lost.
+        let base = retried.version.clone().unwrap_or_default();
+        failpoint::fail_dir_fsync(key);
+        let next = Bytes::from_static(b"MANIFEST-000004");
+        storage
+            .write_with(key, next.clone(), WriteMode::Update(base.clone()))
+            .await
+            .expect_err("the fsync failed");
+        let retried = storage
+            .write_with(key, next, WriteMode::Update(base.clone()))
+            .await?;
+        assert_eq!(retried.version, storage.head(key).await?.version);
+        // Once acknowledged, it is no longer taken for a lost answer.
+        let again = storage
+            .write_with(key, Bytes::from_static(b"MANIFEST-000004"), WriteMode::Update(base))
+            .await;
+        assert!(matches!(again, Err(Error::Precondition { .. })), "{again:?}");
+        Ok(())
     }
 }
