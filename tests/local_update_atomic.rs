@@ -113,15 +113,16 @@ async fn two_processes_one_winner_every_round() -> TestResult {
         writeln!(to_child, "go {key} {version}")?;
         to_child.flush()?;
         let ours = race(&storage, &key, &version, 0).await?;
-        // The child's answer; the test harness prints its own lines too.
+        // The child's answer; the test harness prints its own text too,
+        // on the same line at first ("test update_child ... won 1").
         let theirs = tokio::task::block_in_place(|| -> Result<usize, Box<dyn std::error::Error>> {
             loop {
                 let mut line = String::new();
                 if from_child.read_line(&mut line)? == 0 {
                     return Err("the child exited".into());
                 }
-                if let Some(n) = line.trim().strip_prefix("won ") {
-                    return Ok(n.parse()?);
+                if let Some(at) = line.find("won ") {
+                    return Ok(line[at + 4..].trim().parse()?);
                 }
             }
         })?;
