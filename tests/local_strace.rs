@@ -39,18 +39,23 @@ fn have_strace() -> bool {
 
 /// Runs this binary's test `child` under strace with `env = root`; the
 /// trace's lines.
-fn trace_child(child: &str, env: &str, root: &std::path::Path, calls: &str) -> Result<String, Box<dyn std::error::Error>> {
-    let trace = root.with_extension("trace");
+fn trace_child(
+    child: &str,
+    env: &str,
+    root: &std::path::Path,
+    trace: &std::path::Path,
+    calls: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
     let status = Command::new("strace")
         .args(["-f", "-y", "-qq", "-o"])
-        .arg(&trace)
+        .arg(trace)
         .args(["-e", calls])
         .arg(std::env::current_exe()?)
         .args(["--exact", child, "--test-threads=1"])
         .env(env, root)
         .status()?;
     assert!(status.success(), "child failed: {status}");
-    Ok(std::fs::read_to_string(&trace)?)
+    Ok(std::fs::read_to_string(trace)?)
 }
 
 #[test]
@@ -92,6 +97,7 @@ fn fresh_root_and_raced_directory_are_fsynced_into_their_parents() -> TestResult
         "strace_fresh_child",
         FRESH_ROOT_ENV,
         &root,
+        &tmp.path().join("trace"),
         "trace=fsync,fdatasync,mkdir,mkdirat,openat,openat2",
     )?;
     let lines: Vec<&str> = text.lines().collect();
@@ -149,20 +155,13 @@ fn write_fsyncs_file_before_rename_and_directory_after() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let root = tmp.path().join("root");
     std::fs::create_dir_all(root.join("dir"))?;
-    let trace = tmp.path().join("trace");
-    let status = Command::new("strace")
-        .args(["-f", "-y", "-qq", "-o"])
-        .arg(&trace)
-        .args([
-            "-e",
-            "trace=fsync,fdatasync,rename,renameat,renameat2,openat,openat2",
-        ])
-        .arg(std::env::current_exe()?)
-        .args(["--exact", "strace_child", "--test-threads=1"])
-        .env(CHILD_ROOT_ENV, &root)
-        .status()?;
-    assert!(status.success(), "child failed: {status}");
-    let text = std::fs::read_to_string(&trace)?;
+    let text = trace_child(
+        "strace_child",
+        CHILD_ROOT_ENV,
+        &root,
+        &tmp.path().join("trace"),
+        "trace=fsync,fdatasync,rename,renameat,renameat2,openat,openat2",
+    )?;
     let lines: Vec<&str> = text.lines().collect();
     let dir = root.join("dir").canonicalize()?;
     let dir = dir.to_string_lossy();
