@@ -124,6 +124,13 @@ pub(crate) mod close_log {
         CLOSED.notify_waiters();
     }
 
+    /// Forgets closes of inode `ino` (inode numbers are reused).
+    pub(crate) fn forget(ino: u64) {
+        LOG.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(i, _)| *i != ino);
+    }
+
     /// Waits until the file with inode `ino` was closed; whether that was
     /// on a worker.
     pub(crate) async fn closed_on_worker(ino: u64) -> bool {
@@ -453,8 +460,11 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .build()?;
-        let file = tempfile::tempfile()?;
+        // Named, so that its inode number is not reused while the test runs.
+        let named = tempfile::NamedTempFile::new()?;
+        let file = named.reopen()?;
         let ino = file.metadata()?.ino();
+        close_log::forget(ino);
         let cache = Arc::new(HandleCache::new(8));
         let epoch = cache.get("k").expect_err("miss");
         cache.insert("k", Handle::new(file, 3), epoch);
@@ -470,6 +480,7 @@ mod tests {
             Ok::<_, std::io::Error>(close_log::closed_on_worker(ino).await)
         })?;
         assert!(!on_worker, "a cached file was closed on a tokio worker");
+        drop(named);
         Ok(())
     }
 }
