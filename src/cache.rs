@@ -999,7 +999,11 @@ mod tainted_tests {
         for _ in 0..2 {
             assert_eq!(cache.read("hot").await?, "hot");
         }
-        assert_eq!(cache.blocks_fetched(), 1, "cached again after invalidate_all");
+        assert_eq!(
+            cache.blocks_fetched(),
+            1,
+            "cached again after invalidate_all"
+        );
         Ok(())
     }
 }

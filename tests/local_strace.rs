@@ -69,17 +69,13 @@ fn strace_fresh_child() -> TestResult {
     runtime.block_on(async move {
         let root = PathBuf::from(root);
         let storage = LocalStorage::open(&root).await?;
-        storage
-            .write("obj", Bytes::from_static(b"durable"))
-            .await?;
+        storage.write("obj", Bytes::from_static(b"durable")).await?;
         // A dangling symlink stands for a directory made by a racing
         // writer: the lookup finds nothing, `mkdirat` finds `EEXIST`. The
         // write then fails (nothing is at the link's end); the parent's
         // fsync is what the trace looks for.
         std::os::unix::fs::symlink("nowhere", root.join("race"))?;
-        let raced = storage
-            .write("race/obj", Bytes::from_static(b"x"))
-            .await;
+        let raced = storage.write("race/obj", Bytes::from_static(b"x")).await;
         assert!(raced.is_err());
         Ok(())
     })
@@ -104,15 +100,23 @@ fn fresh_root_and_raced_directory_are_fsynced_into_their_parents() -> TestResult
     let fsync = |l: &str| l.contains("fsync(") || l.contains("fdatasync(");
     let tmp_dir = tmp.path().canonicalize()?;
     for (made, into) in [(&root, &parent), (&parent, &tmp_dir)] {
-        let name = made.file_name().ok_or("no name")?.to_string_lossy().into_owned();
+        let name = made
+            .file_name()
+            .ok_or("no name")?
+            .to_string_lossy()
+            .into_owned();
         let mkdir = lines
             .iter()
-            .position(|l| l.contains("mkdir") && l.contains(&format!("{name}\"")) && l.ends_with("= 0"))
+            .position(|l| {
+                l.contains("mkdir") && l.contains(&format!("{name}\"")) && l.ends_with("= 0")
+            })
             .ok_or_else(|| format!("no mkdir of {name} in:\n{text}"))?;
         let into = into.canonicalize()?;
         let suffix = format!("<{}>", into.to_string_lossy());
         assert!(
-            lines[mkdir + 1..].iter().any(|l| fsync(l) && l.contains(&suffix)),
+            lines[mkdir + 1..]
+                .iter()
+                .any(|l| fsync(l) && l.contains(&suffix)),
             "{} was never fsynced after {name} was made in it:\n{text}",
             into.display()
         );
@@ -124,7 +128,9 @@ fn fresh_root_and_raced_directory_are_fsynced_into_their_parents() -> TestResult
         .ok_or_else(|| format!("no mkdirat of race failing with EEXIST in:\n{text}"))?;
     let suffix = format!("<{}>", root_dir.to_string_lossy());
     assert!(
-        lines[raced + 1..].iter().any(|l| fsync(l) && l.contains(&suffix)),
+        lines[raced + 1..]
+            .iter()
+            .any(|l| fsync(l) && l.contains(&suffix)),
         "the root was not fsynced after mkdirat met an existing directory:\n{text}"
     );
     Ok(())

@@ -56,7 +56,11 @@ async fn two_instances_one_winner_every_round() -> TestResult {
     let b = LocalStorage::open(tmp.path()).await?;
     for round in 0..ROUNDS {
         let key = format!("m/{round}");
-        let version = a.write(&key, Bytes::from_static(b"base")).await?.version.ok_or("no version")?;
+        let version = a
+            .write(&key, Bytes::from_static(b"base"))
+            .await?
+            .version
+            .ok_or("no version")?;
         let (x, y) = tokio::join!(race(&a, &key, &version, 0), race(&b, &key, &version, 100));
         let won = x? + y?;
         assert_eq!(won, 1, "round {round}: {won} racing Update(v)s won");
@@ -109,24 +113,34 @@ async fn two_processes_one_winner_every_round() -> TestResult {
     let mut from_child = BufReader::new(child.stdout.take().ok_or("no stdout")?);
     for round in 0..ROUNDS {
         let key = format!("m/{round}");
-        let version = storage.write(&key, Bytes::from_static(b"base")).await?.version.ok_or("no version")?;
+        let version = storage
+            .write(&key, Bytes::from_static(b"base"))
+            .await?
+            .version
+            .ok_or("no version")?;
         writeln!(to_child, "go {key} {version}")?;
         to_child.flush()?;
         let ours = race(&storage, &key, &version, 0).await?;
         // The child's answer; the test harness prints its own text too,
         // on the same line at first ("test update_child ... won 1").
-        let theirs = tokio::task::block_in_place(|| -> Result<usize, Box<dyn std::error::Error>> {
-            loop {
-                let mut line = String::new();
-                if from_child.read_line(&mut line)? == 0 {
-                    return Err("the child exited".into());
+        let theirs =
+            tokio::task::block_in_place(|| -> Result<usize, Box<dyn std::error::Error>> {
+                loop {
+                    let mut line = String::new();
+                    if from_child.read_line(&mut line)? == 0 {
+                        return Err("the child exited".into());
+                    }
+                    if let Some(at) = line.find("won ") {
+                        return Ok(line[at + 4..].trim().parse()?);
+                    }
                 }
-                if let Some(at) = line.find("won ") {
-                    return Ok(line[at + 4..].trim().parse()?);
-                }
-            }
-        })?;
-        assert_eq!(ours + theirs, 1, "round {round}: {} racing Update(v)s won ({ours} here, {theirs} in the child)", ours + theirs);
+            })?;
+        assert_eq!(
+            ours + theirs,
+            1,
+            "round {round}: {} racing Update(v)s won ({ours} here, {theirs} in the child)",
+            ours + theirs
+        );
     }
     drop(to_child);
     assert!(child.wait()?.success());
@@ -142,8 +156,16 @@ async fn delete_racing_update_is_ordered() -> TestResult {
     let b = LocalStorage::open(tmp.path()).await?;
     for round in 0..300 {
         let key = format!("d/{round}");
-        let version = a.write(&key, Bytes::from_static(b"base")).await?.version.ok_or("no version")?;
-        let update = a.write_with(&key, Bytes::from_static(b"next"), WriteMode::Update(version));
+        let version = a
+            .write(&key, Bytes::from_static(b"base"))
+            .await?
+            .version
+            .ok_or("no version")?;
+        let update = a.write_with(
+            &key,
+            Bytes::from_static(b"next"),
+            WriteMode::Update(version),
+        );
         let (updated, deleted) = tokio::join!(update, b.delete(&key));
         deleted?;
         match updated {

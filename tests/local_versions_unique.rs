@@ -71,7 +71,11 @@ async fn stale_update_after_delete_and_recreate_fails() -> TestResult {
             .write_with("LOCK", Bytes::from_static(b"holder-2"), WriteMode::Create)
             .await?;
         match storage
-            .write_with("LOCK", Bytes::from_static(b"stale---"), WriteMode::Update(old))
+            .write_with(
+                "LOCK",
+                Bytes::from_static(b"stale---"),
+                WriteMode::Update(old),
+            )
             .await
         {
             Err(Error::Precondition { .. }) => {}

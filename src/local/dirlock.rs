@@ -160,9 +160,10 @@ pub(crate) fn rename_checked(
     };
     match mode {
         WriteMode::Overwrite => {
-            if current.as_ref().is_some_and(|stat| {
-                FileType::from_raw_mode(stat.st_mode) == FileType::Symlink
-            }) {
+            if current
+                .as_ref()
+                .is_some_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Symlink)
+            {
                 return Err(Refusal::Io(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "the key names a symlink; seerstore does not replace symlinks",
@@ -220,11 +221,7 @@ fn stamp(dir: BorrowedFd<'_>, from: &str, floor: u64) -> Result<Option<u64>, Ref
             Err(e) if e == Errno::PERM || e == Errno::ACCESS => return Ok(None),
             Err(e) => return Err(e.into()),
         }
-        kept = mtime_nanos(&rustix::fs::statat(
-            dir,
-            from,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?);
+        kept = mtime_nanos(&rustix::fs::statat(dir, from, AtFlags::SYMLINK_NOFOLLOW)?);
         if kept > floor {
             return Ok(Some(kept));
         }
@@ -284,8 +281,8 @@ pub(crate) fn has_lock(dir: &std::path::Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsFd;
     use crate::path::RESERVED_PREFIX;
+    use std::os::fd::AsFd;
 
     #[test]
     fn lock_name_is_reserved() {
@@ -299,7 +296,11 @@ mod tests {
     #[test]
     fn stamps_exceed_the_floor_and_raise_the_mark() -> io::Result<()> {
         let tmp = tempfile::tempdir()?;
-        let dir = rustix::fs::open(tmp.path(), super::super::resolve::dir_flags(), Mode::empty())?;
+        let dir = rustix::fs::open(
+            tmp.path(),
+            super::super::resolve::dir_flags(),
+            Mode::empty(),
+        )?;
         std::fs::write(tmp.path().join("a"), b"x")?;
         let future = SystemTime::now()
             .duration_since(UNIX_EPOCH)

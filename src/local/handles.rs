@@ -59,7 +59,9 @@ impl std::ops::Deref for HandleFile {
 
     fn deref(&self) -> &File {
         // `Some` until dropped.
-        self.0.as_ref().unwrap_or_else(|| unreachable!("taken only in drop"))
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only in drop"))
     }
 }
 

@@ -22,7 +22,7 @@ use super::{spawn_tracked, Inner};
 /// The most entries in one batch, so memory does not grow with the number
 /// of keys. Batches start at one entry and double, so the first key comes
 /// out at once.
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 1024;
 
 /// Lists every object under `prefix`, by whole segments. Missing prefix →
 /// empty stream; invalid prefix → one `InvalidPath`.
@@ -181,7 +181,8 @@ impl Walker {
             }
         };
         let base = format!("{prefix}/");
-        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory && !skips_subtree(self.start_after.as_deref(), &base)
+        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory
+            && !skips_subtree(self.start_after.as_deref(), &base)
         {
             match rustix::fs::openat(&dir, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
                 Ok(sub) => self.push_dir(sub, base, out),
@@ -229,14 +230,13 @@ impl Walker {
             }
         };
         match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => {
+            FileType::RegularFile
                 if self
                     .start_after
                     .as_deref()
-                    .is_none_or(|after| key.as_str() > after)
-                {
-                    out.push(Ok(meta_of(key, &stat)));
-                }
+                    .is_none_or(|after| key.as_str() > after) =>
+            {
+                out.push(Ok(meta_of(key, &stat)));
             }
             FileType::Directory => {
                 let base = format!("{key}/");

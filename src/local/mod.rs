@@ -97,19 +97,43 @@ use resolve::{dir_flags, read_flags, Resolver};
 /// (the [`RESERVED_PREFIX`](crate::path::RESERVED_PREFIX), which no key may
 /// use), each locked with `flock(LOCK_EX)` by its writer. [`LocalStorage::open`]
 /// removes every such file it can lock (its owner is gone) and leaves the
-/// others (a live process is writing).
+/// others (a live process is writing). Each directory that holds objects
+/// also keeps its lock file, `.seerstore-tmp.lock` (see below), which the
+/// sweep leaves.
 ///
 /// # Versions
 ///
-/// [`ObjectMeta::version`] is `"{dev:x}-{ino:x}-{ctime_secs}.{ctime_nanos}-{size}"`
-/// of the file. Every write creates a new inode that the rename stamps with a
-/// fresh ctime, so a replaced object never keeps its version (barring a
-/// reused inode number within the same clock tick).
-/// [`WriteMode::Update`] compares it under a per-key lock: atomic against
-/// other writes of this process (every [`LocalStorage`] on the same root
-/// shares nothing, so two instances or two processes racing `Update`s on one
-/// key can both win). [`WriteMode::Create`] is atomic across processes
-/// (`renameat2(RENAME_NOREPLACE)`, or `link`).
+/// [`ObjectMeta::version`] is `"{dev:x}-{ino:x}-{mtime}-{ctime}-{size}"` of
+/// the file (each time as `secs.nanos`), made by one function for `head`,
+/// `list`, write results and reads. A version never repeats for a key:
+/// every write creates a new inode and, before renaming it into place,
+/// stamps its modification time above every modification time its
+/// directory has held (the high-water mark kept in the directory's lock
+/// file, below) and above the replaced object's. So a freed inode number
+/// handed back within one tick of a coarse ctime (ext4 before Linux 6.13)
+/// still gets a new version, also after a delete and a re-creation. Where
+/// the filesystem keeps coarse times the stamp steps by whole seconds, and
+/// rapid rewrites push it ahead of the clock. What is left: a file whose
+/// times this process may not set (not its owner), and a crash that loses
+/// the mark's last update together with a clock stepped back.
+///
+/// # Conditional writes across processes
+///
+/// Every publish and every delete holds `flock(LOCK_EX)` on its directory's
+/// lock file, `.seerstore-tmp.lock`, around its check and its rename or
+/// unlink. So [`WriteMode::Update`] and [`WriteMode::Create`] are atomic
+/// against every other write and delete of the key through any
+/// `LocalStorage` on the root, in this process or another (`Create` also
+/// renames with `renameat2(RENAME_NOREPLACE)`, or `link`, so it holds
+/// against writers that do not lock). The lock file is under the reserved
+/// prefix: never listed, never a key, and kept by `open`'s sweep.
+///
+/// If the directory fsync after the rename fails, the object is published
+/// but may not survive a crash: the call returns [`Error::Io`] saying so
+/// (its source has the fsync's kind and a message starting "the object was
+/// published"). A retry of that `write_with` with the same bytes, through
+/// any `LocalStorage` of this process, is then answered with that object
+/// (its directory fsynced again) instead of a conflict with itself.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
