@@ -118,6 +118,9 @@ pub const DEFAULT_COPY_THRESHOLD: usize = 16 * 1024;
 const DEFAULT_META_ENTRIES: usize = 64 * 1024;
 /// Bytes counted for each cached block besides its data.
 const BLOCK_OVERHEAD: u64 = 64;
+/// Keys whose dropped writes are tracked one by one (see
+/// [`Cached::invalidate`]); beyond, every key is read around the cache.
+const MAX_TAINTED_KEYS: usize = 1024;
 /// Reads started again after a concurrent write before bypassing the cache.
 const READ_ATTEMPTS: usize = 3;
 
@@ -189,8 +192,33 @@ struct Registry {
     /// Tokens of heads in flight per key; a write clears them.
     pending: HashMap<String, Vec<u64>>,
     /// Keys whose write was dropped mid-way (it may still land): read
-    /// around the cache until [`Cached::invalidate`].
+    /// around the cache until [`Cached::invalidate`]. At most
+    /// [`MAX_TAINTED_KEYS`]; one more sets `all_tainted` instead.
     tainted: HashSet<String>,
+    /// More keys were tainted than the set holds: every key is read
+    /// around the cache until [`Cached::invalidate_all`].
+    all_tainted: bool,
+}
+
+impl Registry {
+    /// Marks `path` as written by a dropped write, within the bound.
+    fn taint(&mut self, path: &str) {
+        if self.all_tainted || self.tainted.contains(path) {
+            return;
+        }
+        if self.tainted.len() >= MAX_TAINTED_KEYS {
+            // Forgetting a tainted key could serve a stale entry once its
+            // write lands; tainting everything cannot, and frees the set.
+            self.tainted = HashSet::new();
+            self.all_tainted = true;
+            return;
+        }
+        self.tainted.insert(path.to_owned());
+    }
+
+    fn is_tainted(&self, path: &str) -> bool {
+        self.all_tainted || self.tainted.contains(path)
+    }
 }
 
 /// The state shared by a [`Cached`] and its writers.
@@ -257,7 +285,7 @@ impl Shared {
             }
         }
         if cancelled {
-            registry.tainted.insert(path.to_owned());
+            registry.taint(path);
         }
         self.forget(&mut registry, path);
     }
@@ -433,10 +461,30 @@ impl<S: Storage> Cached<S> {
     /// cache again if a dropped write had made it bypass the cache. Call it
     /// after a write that was cancelled (its future dropped) has ended, or
     /// after `path` was replaced behind this cache's back.
+    ///
+    /// The cache tracks at most 1,024 keys of dropped writes at once: one
+    /// more, and it reads every key around itself (correct, uncached)
+    /// until [`invalidate_all`](Self::invalidate_all), so that its memory
+    /// stays bounded however many writes are dropped.
     pub fn invalidate(&self, path: &str) {
         let mut registry = self.shared.registry();
         registry.tainted.remove(path);
         self.shared.forget(&mut registry, path);
+    }
+
+    /// Forgets everything the cache holds (metadata and, through their
+    /// epochs, blocks) and every key of a dropped write: call it once the
+    /// dropped writes have ended, e.g. after more than
+    /// [`invalidate`](Self::invalidate) tracks made the cache read around
+    /// itself.
+    pub fn invalidate_all(&self) {
+        let mut registry = self.shared.registry();
+        registry.tainted = HashSet::new();
+        registry.all_tainted = false;
+        registry.pending.clear();
+        for (_, entry) in self.shared.entries.drain() {
+            entry.invalidate();
+        }
     }
 
     /// Bytes the cached blocks weigh now (data plus per-block overhead).
@@ -461,7 +509,7 @@ impl<S: Storage> Cached<S> {
         let token = NEXT_EPOCH.fetch_add(1, Ordering::Relaxed);
         {
             let mut registry = self.shared.registry();
-            if registry.busy.contains_key(path) || registry.tainted.contains(path) {
+            if registry.busy.contains_key(path) || registry.is_tainted(path) {
                 return Ok(None);
             }
             registry
@@ -969,5 +1017,49 @@ impl StorageWriter for CachedWriter {
 
     async fn abort(self: Box<Self>) -> Result<()> {
         self.inner.abort().await
+    }
+}
+
+#[cfg(test)]
+mod tainted_tests {
+    use super::*;
+
+    /// Dropped writes of ever new keys keep the registry bounded; past the
+    /// bound every key is read around the cache, until `invalidate_all`.
+    #[tokio::test]
+    async fn tainted_keys_stay_bounded() -> Result<()> {
+        let remote = crate::ObjectStorage::new(Arc::new(object_store::memory::InMemory::new()));
+        let cache = Cached::new(remote);
+        cache.write("hot", Bytes::from_static(b"hot")).await?;
+        for i in 0..3 * MAX_TAINTED_KEYS {
+            let path = format!("dropped/{i}");
+            // A write whose future is dropped mid-way ends like this.
+            drop(cache.shared.begin_write(&path));
+        }
+        {
+            let registry = cache.shared.registry();
+            assert!(
+                registry.tainted.len() <= MAX_TAINTED_KEYS,
+                "{} tainted keys kept",
+                registry.tainted.len()
+            );
+            assert!(registry.is_tainted("dropped/0"));
+            assert!(registry.is_tainted(&format!("dropped/{}", 3 * MAX_TAINTED_KEYS - 1)));
+        }
+        // Every key is now read around the cache: each read fetches.
+        for _ in 0..2 {
+            assert_eq!(cache.read("hot").await?, "hot");
+        }
+        assert_eq!(cache.blocks_fetched(), 0, "reads went around the cache");
+        cache.invalidate_all();
+        for _ in 0..2 {
+            assert_eq!(cache.read("hot").await?, "hot");
+        }
+        assert_eq!(
+            cache.blocks_fetched(),
+            1,
+            "cached again after invalidate_all"
+        );
+        Ok(())
     }
 }

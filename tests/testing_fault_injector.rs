@@ -259,6 +259,7 @@ async fn passes_conformance_without_rules() -> seerstore::Result<()> {
     let caps = Capabilities::all()
         .file_and_dir_keys(false)
         .sync_checks_existence(true)
+        .appends(true)
         .key_limits(1024, 255);
     let report = run(local, &caps).await;
     println!("conformance[fault-injector over local]:\n{report}");

@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::oneshot;
 
+use super::handles::HandleFile;
 use super::inline::read_rest;
 use super::{spawn_tracked, Inner};
 
@@ -50,7 +51,7 @@ pub(crate) const QUEUED_READ_MAX: usize = 1 << 20;
 
 /// One queued read: `buf[filled..]` from `offset + filled`.
 struct Job {
-    file: Arc<File>,
+    file: Arc<HandleFile>,
     offset: u64,
     buf: Vec<u8>,
     filled: usize,
@@ -95,7 +96,7 @@ impl ColdReads {
 /// [`LocalStorage::settle`](super::LocalStorage::settle) waits for it).
 pub(crate) async fn read(
     inner: &Arc<Inner>,
-    file: Arc<File>,
+    file: Arc<HandleFile>,
     offset: u64,
     buf: Vec<u8>,
     filled: usize,

@@ -4,7 +4,7 @@
 //! Both check what they can before anything is created (the source
 //! exists, a `Create` or `Update` destination is as required), so that bad
 //! input changes nothing; the final decision is the checked rename
-//! ([`rename_checked`]) under the keys' locks.
+//! ([`rename_checked`]) under the directories' locks.
 
 use std::fs::File;
 use std::io;
@@ -17,9 +17,8 @@ use rustix::io::Errno;
 use crate::error::{Error, Operation, Result};
 use crate::storage::{ObjectMeta, WriteMode};
 
-use super::publish::{
-    is_regular, meta_of, rename_checked, version_of, Refusal, RenameStep, Source, TempFile,
-};
+use super::dirlock::{rename_checked, Refusal, RenameStep, Source};
+use super::publish::{is_regular, meta_of, version_of, TempFile};
 use super::{read_error, Inner};
 
 /// The buffer of the fallback copy (where `copy_file_range` cannot work,
@@ -65,15 +64,13 @@ pub(crate) fn rename(inner: &Inner, from: &str, to: &str, mode: &WriteMode) -> R
         to: to_name,
         source: Source::Object,
     };
-    let stat = {
-        let _guards = inner.key_locks.lock_keys(&[from, to]);
+    let stat =
         rename_checked(inner, &step, &[from, to], mode).map_err(|refusal| match refusal {
             Refusal::SourceMissing(_) | Refusal::SourceRefused(_) => {
                 refusal.into_error(op, from, mode)
             }
             refusal => refusal.into_error(op, to, mode),
-        })?
-    };
+        })?;
     let stat =
         stat.ok_or_else(|| Error::io(op, to, io::Error::other("renamed file not stated")))?;
     rustix::fs::fsync(&to_dir).map_err(|e| Error::io(op, to, e.into()))?;

@@ -11,6 +11,7 @@ use rustix::io::Errno;
 use crate::error::{Error, Operation, Result};
 use crate::path::validate_path;
 
+use super::dirlock::DirLock;
 use super::{join, spawn_tracked, Inner, LocalStorage};
 
 /// Blocking-pool tasks one `delete_many` runs at once: a few, so that a
@@ -117,6 +118,18 @@ pub(crate) fn delete_in_dir(inner: &Inner, op: Operation, keys: &[&str]) -> Vec<
                 .collect();
         }
     };
+    // The lock every publish into `dir` takes: a delete racing an `Update`
+    // (through any instance or process) happens wholly before or after its
+    // check and rename. One lock for the whole group.
+    let lock = match DirLock::acquire(dir.as_fd()) {
+        Ok(lock) => lock,
+        Err(e) => {
+            return keys
+                .iter()
+                .map(|key| Err(Error::io(op, *key, same_error(&e))))
+                .collect();
+        }
+    };
     let mut results: Vec<Result<bool>> = keys
         .iter()
         .map(|key| {
@@ -124,6 +137,7 @@ pub(crate) fn delete_in_dir(inner: &Inner, op: Operation, keys: &[&str]) -> Vec<
             unlink_object(inner, op, dir.as_fd(), name, key)
         })
         .collect();
+    drop(lock);
     if results.iter().any(|r| matches!(r, Ok(true))) {
         if let Err(e) = rustix::fs::fsync(&dir) {
             for (result, key) in results.iter_mut().zip(keys) {
@@ -145,8 +159,8 @@ fn same_error(e: &io::Error) -> io::Error {
     }
 }
 
-/// Unlinks the object `name` in `dir` (the key `key`) under the key's
-/// lock and drops its cached handle: `Ok(true)` if a file was removed,
+/// Unlinks the object `name` in `dir` (the key `key`; the caller holds
+/// the directory's lock) and drops its cached handle: `Ok(true)` if a file was removed,
 /// `Ok(false)` if there was no object. A symlink is refused, never removed.
 fn unlink_object(
     inner: &Inner,
@@ -156,7 +170,6 @@ fn unlink_object(
     key: &str,
 ) -> Result<bool> {
     let io_err = |e: io::Error| Error::io(op, key, e);
-    let _guard = inner.key_locks.lock(key);
     match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Err(e) if e == Errno::NOENT => return Ok(false),
         Err(e) => return Err(io_err(e.into())),

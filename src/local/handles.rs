@@ -19,8 +19,14 @@
 //! at most [`LOCAL_CAPACITY`] handles; they hold their files open until the
 //! thread next reads from this storage (or fills up), so up to that many
 //! descriptors per worker thread may outlive their eviction.
+//!
+//! The last copy of a handle is often dropped on a tokio worker (a thread's
+//! copies are cleared there). Closing a file can block on some filesystems
+//! (NFS flushes, FUSE round trips), so [`HandleFile`] closes on the blocking
+//! pool whenever it is dropped on a runtime thread that is not running a
+//! blocking task of this crate.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::fs::File;
@@ -45,9 +51,123 @@ pub(crate) fn advise_random(file: &File) {
 /// every byte read through this handle (what `read_with` pairs).
 #[derive(Debug, Clone)]
 pub(crate) struct Handle {
-    pub(crate) file: Arc<File>,
+    pub(crate) file: Arc<HandleFile>,
     pub(crate) size: u64,
     pub(crate) stat: Stat,
+}
+
+impl Handle {
+    pub(crate) fn new(file: File, size: u64, stat: Stat) -> Handle {
+        Handle {
+            file: Arc::new(HandleFile(Some(file))),
+            size,
+            stat,
+        }
+    }
+}
+
+/// A cached file, closed on the blocking pool (see the module docs).
+#[derive(Debug)]
+pub(crate) struct HandleFile(Option<File>);
+
+impl std::ops::Deref for HandleFile {
+    type Target = File;
+
+    fn deref(&self) -> &File {
+        // `Some` until dropped.
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only in drop"))
+    }
+}
+
+impl Drop for HandleFile {
+    fn drop(&mut self) {
+        let Some(file) = self.0.take() else { return };
+        if !ON_BLOCKING_TASK.get() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                // If the runtime is shutting down the closure is dropped
+                // unrun, which closes the file there: no worker is left.
+                drop(runtime.spawn_blocking(move || on_blocking_task(|| close(file))));
+                return;
+            }
+        }
+        close(file);
+    }
+}
+
+fn close(file: File) {
+    #[cfg(test)]
+    close_log::record(&file);
+    drop(file);
+}
+
+thread_local! {
+    /// Set while this thread runs a blocking-pool task of this crate.
+    static ON_BLOCKING_TASK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` marked as a blocking-pool task: handles dropped in it close
+/// inline. Every blocking task of the local backend runs through this.
+pub(crate) fn on_blocking_task<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ON_BLOCKING_TASK.set(self.0);
+        }
+    }
+    let _reset = Reset(ON_BLOCKING_TASK.replace(true));
+    f()
+}
+
+/// Where each file was closed, for the tests.
+#[cfg(test)]
+pub(crate) mod close_log {
+    use std::fs::File;
+    use std::sync::Mutex;
+
+    /// (inode, closed on a runtime thread outside a blocking task).
+    static LOG: Mutex<Vec<(u64, bool)>> = Mutex::new(Vec::new());
+    static CLOSED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+    pub(super) fn record(file: &File) {
+        use std::os::unix::fs::MetadataExt;
+        let on_worker =
+            !super::ON_BLOCKING_TASK.get() && tokio::runtime::Handle::try_current().is_ok();
+        if let Ok(meta) = file.metadata() {
+            LOG.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((meta.ino(), on_worker));
+        }
+        CLOSED.notify_waiters();
+    }
+
+    /// Forgets closes of inode `ino` (inode numbers are reused).
+    pub(crate) fn forget(ino: u64) {
+        LOG.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(i, _)| *i != ino);
+    }
+
+    /// Waits until the file with inode `ino` was closed; whether that was
+    /// on a worker.
+    pub(crate) async fn closed_on_worker(ino: u64) -> bool {
+        loop {
+            let notified = CLOSED.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let found = LOG
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .find(|(i, _)| *i == ino)
+                .map(|(_, on_worker)| *on_worker);
+            if let Some(on_worker) = found {
+                return on_worker;
+            }
+            notified.await;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -281,11 +401,7 @@ mod tests {
     fn handle() -> Handle {
         let file = tempfile::tempfile().expect("temp file");
         let stat = rustix::fs::fstat(&file).expect("fstat");
-        Handle {
-            file: Arc::new(file),
-            size: 0,
-            stat,
-        }
+        Handle::new(file, 0, stat)
     }
 
     #[test]
@@ -344,20 +460,47 @@ mod tests {
         let cache = HandleCache::new(300);
         assert_eq!(cache.shards.len(), SHARDS);
         assert_eq!(cache.shards.iter().map(|s| s.capacity).sum::<usize>(), 300);
-        let file = Arc::new(tempfile::tempfile().expect("temp file"));
-        let stat = rustix::fs::fstat(&*file).expect("fstat");
+        let shared = handle();
         for i in 0..1000 {
             let key = format!("k{i}");
             let epoch = cache.get(&key).expect_err("miss");
-            let handle = Handle {
-                file: file.clone(),
-                size: 0,
-                stat,
-            };
-            cache.insert(&key, handle, epoch);
+            cache.insert(&key, shared.clone(), epoch);
         }
         assert!(cache.len() <= 300);
         assert!(cache.len() >= 300 - SHARDS);
         assert!(cache.get("k999").is_ok(), "the newest entry is kept");
+    }
+
+    /// The last copy of a handle, dropped on a worker (a thread's copies
+    /// are cleared after an invalidation), is closed on the blocking pool.
+    #[test]
+    fn last_copy_closes_off_the_workers() -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()?;
+        // Named, so that its inode number is not reused while the test runs.
+        let named = tempfile::NamedTempFile::new()?;
+        let file = named.reopen()?;
+        let ino = file.metadata()?.ino();
+        close_log::forget(ino);
+        let cache = Arc::new(HandleCache::new(8));
+        let epoch = cache.get("k").expect_err("miss");
+        let stat = rustix::fs::fstat(&file)?;
+        cache.insert("k", Handle::new(file, 3, stat), epoch);
+        let on_worker = runtime.block_on(async move {
+            let worker = cache.clone();
+            tokio::spawn(async move {
+                assert_eq!(worker.with_local("k", |h| h.size), Some(3));
+                worker.invalidate("k"); // the shared entry goes
+                assert_eq!(worker.with_local("k", |h| h.size), None); // and the copy
+            })
+            .await
+            .map_err(std::io::Error::other)?;
+            Ok::<_, std::io::Error>(close_log::closed_on_worker(ino).await)
+        })?;
+        assert!(!on_worker, "a cached file was closed on a tokio worker");
+        drop(named);
+        Ok(())
     }
 }

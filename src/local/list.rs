@@ -1,5 +1,5 @@
-//! `list` (a blocking-pool walker feeding a bounded channel) and `open`'s
-//! sweep of temporary files left by dead writers.
+//! `list` (a walker that reads one batch per blocking-pool task) and
+//! `open`'s sweep of temporary files left by dead writers.
 
 use std::ffi::CStr;
 use std::os::fd::{AsFd, OwnedFd};
@@ -8,218 +8,250 @@ use std::sync::Arc;
 use futures::stream::{self, BoxStream, StreamExt};
 use rustix::fs::{AtFlags, Dir, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
-use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::error::{Error, Operation, Result};
 use crate::path::{validate_path, validate_prefix, RESERVED_PREFIX};
 use crate::storage::ObjectMeta;
 
+use super::dirlock::is_lock_name;
 use super::publish::{is_regular, meta_of};
 use super::resolve::{dir_flags, read_flags};
 use super::{spawn_tracked, Inner};
 
-/// Batches queued ahead of the consumer.
-const LIST_CHANNEL: usize = 4;
-
-/// The most entries in one batch: at most `LIST_CHANNEL + 1` batches exist
-/// at once, so memory does not grow with the number of keys. Batches start
-/// at one entry and double, so the first key comes out at once.
-const MAX_BATCH: usize = 256;
+/// The most entries in one batch, so memory does not grow with the number
+/// of keys. Batches start at one entry and double, so the first key comes
+/// out at once.
+const MAX_BATCH: usize = 1024;
 
 /// Lists every object under `prefix`, by whole segments. Missing prefix →
 /// empty stream; invalid prefix → one `InvalidPath`.
 pub(crate) fn list<'a>(inner: &Arc<Inner>, prefix: &str) -> BoxStream<'a, Result<ObjectMeta>> {
+    list_after(inner, prefix, None)
+}
+
+/// Like [`list`], yielding only keys that sort after `start_after` (byte
+/// order); subdirectories whose keys all sort before it are not read.
+///
+/// Each batch is read by ONE blocking-pool task, which ends with the batch:
+/// a stream nobody polls holds no thread, only its open directories. While
+/// the consumer works through one batch, the next is read (one ahead).
+pub(crate) fn list_after<'a>(
+    inner: &Arc<Inner>,
+    prefix: &str,
+    start_after: Option<String>,
+) -> BoxStream<'a, Result<ObjectMeta>> {
     let op = Operation::List;
     let prefix = match validate_prefix(op, prefix) {
         Ok(prefix) => prefix.to_owned(),
         Err(e) => return stream::once(async move { Err(e) }).boxed(),
     };
-    let (sender, receiver) = mpsc::channel(LIST_CHANNEL);
-    // The task ends early when the receiver (the stream) is dropped.
-    drop(spawn_tracked(inner, move |inner| {
-        let mut batch = Batch::new(sender);
-        walk_prefix(inner, &prefix, &mut batch);
-        batch.flush();
-    }));
-    // One channel hop per batch, not per key: the hop (a wake-up of the
-    // consumer) costs more than reading an entry.
-    stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|batch| (batch, receiver))
+    let walker = Walker {
+        stack: Vec::new(),
+        prefix: Some(prefix),
+        start_after,
+    };
+    let state = Prefetch {
+        pending: Some(read_batch(inner, walker, 1)),
+        inner: inner.clone(),
+        limit: 1,
+    };
+    stream::unfold(state, |mut state| async move {
+        let task = state.pending.take()?;
+        let (walker, batch) = match task.await {
+            Ok(done) => done,
+            Err(join) => {
+                let err = Error::io(Operation::List, "", std::io::Error::other(join));
+                return Some((vec![Err(err)], state));
+            }
+        };
+        if !walker.is_done() {
+            state.limit = (state.limit * 2).min(MAX_BATCH);
+            state.pending = Some(read_batch(&state.inner, walker, state.limit));
+        }
+        Some((batch, state))
     })
     .flat_map(stream::iter)
     .boxed()
 }
 
-/// Entries gathered by the walker and sent to the stream in batches.
-struct Batch {
-    sender: mpsc::Sender<Vec<Result<ObjectMeta>>>,
-    items: Vec<Result<ObjectMeta>>,
+/// A listing between batches: the batch being read, if any.
+struct Prefetch {
+    inner: Arc<Inner>,
+    pending: Option<JoinHandle<(Walker, Vec<Result<ObjectMeta>>)>>,
     /// Size of the next batch: 1, 2, 4, ... up to [`MAX_BATCH`].
     limit: usize,
 }
 
-impl Batch {
-    fn new(sender: mpsc::Sender<Vec<Result<ObjectMeta>>>) -> Self {
-        Self {
-            sender,
-            items: Vec::with_capacity(1),
-            limit: 1,
-        }
-    }
-
-    /// Queues `item`, sending the batch when full; `false` once nobody
-    /// listens.
-    fn send(&mut self, item: Result<ObjectMeta>) -> bool {
-        self.items.push(item);
-        if self.items.len() < self.limit {
-            return true;
-        }
-        self.limit = (self.limit * 2).min(MAX_BATCH);
-        self.flush()
-    }
-
-    /// Sends what is queued; `false` once nobody listens.
-    fn flush(&mut self) -> bool {
-        if self.items.is_empty() {
-            return !self.sender.is_closed();
-        }
-        let items = std::mem::replace(&mut self.items, Vec::with_capacity(self.limit));
-        self.sender.blocking_send(items).is_ok()
-    }
+fn read_batch(
+    inner: &Arc<Inner>,
+    mut walker: Walker,
+    limit: usize,
+) -> JoinHandle<(Walker, Vec<Result<ObjectMeta>>)> {
+    spawn_tracked(inner, move |inner| {
+        let batch = walker.next_batch(inner, limit);
+        (walker, batch)
+    })
 }
 
-type Sender = Batch;
-
-/// Queues `item`; `false` once nobody listens.
-fn send(sender: &mut Sender, item: Result<ObjectMeta>) -> bool {
-    sender.send(item)
+/// Whether no key under `base` (ending in `/`) sorts after `start_after`:
+/// they all share `base`, and `start_after` already differs from it, upward.
+fn skips_subtree(start_after: Option<&str>, base: &str) -> bool {
+    start_after.is_some_and(|after| after > base && !after.starts_with(base))
 }
 
 fn is_gone(e: Errno) -> bool {
     e == Errno::NOENT || e == Errno::NOTDIR
 }
 
-fn walk_prefix(inner: &Inner, prefix: &str, sender: &mut Sender) {
-    let op = Operation::List;
-    let root = inner.root_fd.as_fd();
-    if prefix.is_empty() {
-        match rustix::fs::openat(root, ".", dir_flags(), Mode::empty()) {
-            Ok(dir) => walk(dir, String::new(), sender),
-            Err(e) => {
-                send(sender, Err(Error::io(op, prefix, e.into())));
-            }
-        }
-        return;
-    }
-    // Keys strictly below the prefix: a directory is walked; an object whose
-    // key equals the prefix is not listed (as on object stores), and a
-    // symlink is neither followed nor reported.
-    let (dir, name) = match inner.resolver.open_parent(root, prefix, false) {
-        Ok(found) => found,
-        Err(e)
-            if e.kind() == std::io::ErrorKind::NotFound
-                || e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) =>
-        {
-            return
-        }
-        Err(e) => {
-            send(sender, Err(Error::io(op, prefix, e)));
-            return;
-        }
-    };
-    let stat = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(stat) => stat,
-        Err(e) if is_gone(e) => return,
-        Err(e) => {
-            send(sender, Err(Error::io(op, prefix, e.into())));
-            return;
-        }
-    };
-    if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
-        match rustix::fs::openat(&dir, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
-            Ok(sub) => walk(sub, format!("{prefix}/"), sender),
-            Err(e) if is_gone(e) => {}
-            Err(e) => {
-                send(sender, Err(Error::io(op, prefix, e.into())));
-            }
-        }
-    }
+/// A depth-first walk that can stop after any entry and resume on another
+/// thread: it holds one open directory per level, with the key prefix of
+/// its entries (empty or ending in `/`).
+pub(crate) struct Walker {
+    stack: Vec<(Dir, String)>,
+    /// The prefix still to be opened (before the first batch).
+    prefix: Option<String>,
+    /// Keys up to this one are skipped.
+    start_after: Option<String>,
 }
 
-/// Depth-first walk of `dir`, whose keys start with `base` (empty or ending
-/// in `/`). Holds one fd per level.
-fn walk(dir: OwnedFd, base: String, sender: &mut Sender) {
-    let op = Operation::List;
-    let mut stack = match Dir::new(dir) {
-        Ok(iter) => vec![(iter, base)],
-        Err(e) => {
-            send(sender, Err(Error::io(op, base, e.into())));
+impl Walker {
+    fn is_done(&self) -> bool {
+        self.prefix.is_none() && self.stack.is_empty()
+    }
+
+    /// Up to `limit` entries (objects, and errors, which do not end the
+    /// walk); fewer only at the end.
+    fn next_batch(&mut self, inner: &Inner, limit: usize) -> Vec<Result<ObjectMeta>> {
+        let mut out = Vec::with_capacity(limit.min(MAX_BATCH));
+        if let Some(prefix) = self.prefix.take() {
+            self.open_prefix(inner, &prefix, &mut out);
+        }
+        while out.len() < limit {
+            if !self.step(&mut out) {
+                break;
+            }
+        }
+        out
+    }
+
+    fn push_dir(&mut self, dir: OwnedFd, base: String, out: &mut Vec<Result<ObjectMeta>>) {
+        match Dir::new(dir) {
+            Ok(iter) => self.stack.push((iter, base)),
+            Err(e) => out.push(Err(Error::io(
+                Operation::List,
+                base.trim_end_matches('/'),
+                e.into(),
+            ))),
+        }
+    }
+
+    fn open_prefix(&mut self, inner: &Inner, prefix: &str, out: &mut Vec<Result<ObjectMeta>>) {
+        let op = Operation::List;
+        let root = inner.root_fd.as_fd();
+        if prefix.is_empty() {
+            match rustix::fs::openat(root, ".", dir_flags(), Mode::empty()) {
+                Ok(dir) => self.push_dir(dir, String::new(), out),
+                Err(e) => out.push(Err(Error::io(op, prefix, e.into()))),
+            }
             return;
         }
-    };
-    while let Some((iter, base)) = stack.last_mut() {
+        // Keys strictly below the prefix: a directory is walked; an object
+        // whose key equals the prefix is not listed (as on object stores),
+        // and a symlink is neither followed nor reported.
+        let (dir, name) = match inner.resolver.open_parent(root, prefix, false) {
+            Ok(found) => found,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) =>
+            {
+                return
+            }
+            Err(e) => {
+                out.push(Err(Error::io(op, prefix, e)));
+                return;
+            }
+        };
+        let stat = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            Err(e) if is_gone(e) => return,
+            Err(e) => {
+                out.push(Err(Error::io(op, prefix, e.into())));
+                return;
+            }
+        };
+        let base = format!("{prefix}/");
+        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory
+            && !skips_subtree(self.start_after.as_deref(), &base)
+        {
+            match rustix::fs::openat(&dir, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
+                Ok(sub) => self.push_dir(sub, base, out),
+                Err(e) if is_gone(e) => {}
+                Err(e) => out.push(Err(Error::io(op, prefix, e.into()))),
+            }
+        }
+    }
+
+    /// Reads one entry of the innermost directory (adding at most one item
+    /// to `out`); `false` at the end of the walk.
+    fn step(&mut self, out: &mut Vec<Result<ObjectMeta>>) -> bool {
+        let op = Operation::List;
+        let Some((iter, base)) = self.stack.last_mut() else {
+            return false;
+        };
         let entry = match iter.read() {
             None => {
-                stack.pop();
-                continue;
+                self.stack.pop();
+                return true;
             }
             Some(Err(e)) => {
-                let item = Err(Error::io(op, base.trim_end_matches('/'), e.into()));
-                stack.pop();
-                if !send(sender, item) {
-                    return;
-                }
-                continue;
+                out.push(Err(Error::io(op, base.trim_end_matches('/'), e.into())));
+                self.stack.pop();
+                return true;
             }
             Some(Ok(entry)) => entry,
         };
         let Some(name) = entry_name(entry.file_name()) else {
-            continue;
+            return true;
         };
         let key = format!("{base}{name}");
         // Names no key could have (non-UTF-8, control characters, ...) are
         // not objects of this storage.
         if validate_path(op, &key).is_err() {
-            continue;
+            return true;
         }
-        let Ok(fd) = iter.fd() else { continue };
+        let Ok(fd) = iter.fd() else { return true };
         let stat = match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => stat,
-            Err(e) if is_gone(e) => continue,
+            Err(e) if is_gone(e) => return true,
             Err(e) => {
-                if !send(sender, Err(Error::io(op, key, e.into()))) {
-                    return;
-                }
-                continue;
+                out.push(Err(Error::io(op, key, e.into())));
+                return true;
             }
         };
         match FileType::from_raw_mode(stat.st_mode) {
-            FileType::RegularFile => {
-                let sent = send(sender, Ok(meta_of(key, &stat)));
-                if !sent {
-                    return;
-                }
+            FileType::RegularFile
+                if self
+                    .start_after
+                    .as_deref()
+                    .is_none_or(|after| key.as_str() > after) =>
+            {
+                out.push(Ok(meta_of(key, &stat)));
             }
             FileType::Directory => {
+                let base = format!("{key}/");
+                if skips_subtree(self.start_after.as_deref(), &base) {
+                    return true;
+                }
                 match rustix::fs::openat(fd, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty()) {
-                    Ok(sub) => match Dir::new(sub) {
-                        Ok(sub) => stack.push((sub, format!("{key}/"))),
-                        Err(e) => {
-                            if !send(sender, Err(Error::io(op, key, e.into()))) {
-                                return;
-                            }
-                        }
-                    },
+                    Ok(sub) => self.push_dir(sub, base, out),
                     Err(e) if is_gone(e) => {}
-                    Err(e) => {
-                        if !send(sender, Err(Error::io(op, key, e.into()))) {
-                            return;
-                        }
-                    }
+                    Err(e) => out.push(Err(Error::io(op, key, e.into()))),
                 }
             }
             _ => {}
         }
+        true
     }
 }
 
@@ -256,7 +288,8 @@ pub(crate) fn sweep(inner: &Inner) {
             continue;
         }
         let Ok(fd) = iter.fd() else { continue };
-        let is_temp = bytes.starts_with(RESERVED_PREFIX.as_bytes());
+        // The directory's lock file is no temp file: it outlives writers.
+        let is_temp = bytes.starts_with(RESERVED_PREFIX.as_bytes()) && !is_lock_name(bytes);
         // d_type saves a stat per object; only "unknown" needs one.
         let kind = match entry.file_type() {
             FileType::Unknown => match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {

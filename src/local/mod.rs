@@ -8,6 +8,7 @@ mod append;
 mod cold;
 mod copy;
 mod delete;
+mod dirlock;
 mod handles;
 mod inline;
 mod list;
@@ -45,16 +46,12 @@ use tracing::Instrument;
 
 use handles::{Handle, HandleCache};
 use inline::{buffer_for, read_rest, NowaitSupport, INLINE_READ_MAX};
-use publish::{is_regular, meta_of, KeyLocks, TempFile};
+use publish::{is_regular, meta_of};
 use resolve::{dir_flags, read_flags, Resolver};
-
-/// Shards of the per-key publish lock.
-const KEY_LOCK_SHARDS: usize = 64;
 
 /// Storage in a directory on local disk.
 ///
-/// Cheap to clone: clones share the root handle, the handle cache and the
-/// per-key locks.
+/// Cheap to clone: clones share the root handle and the handle cache.
 ///
 /// # Where the blocking happens
 ///
@@ -110,19 +107,43 @@ const KEY_LOCK_SHARDS: usize = 64;
 /// (the [`RESERVED_PREFIX`](crate::path::RESERVED_PREFIX), which no key may
 /// use), each locked with `flock(LOCK_EX)` by its writer. [`LocalStorage::open`]
 /// removes every such file it can lock (its owner is gone) and leaves the
-/// others (a live process is writing).
+/// others (a live process is writing). Each directory that holds objects
+/// also keeps its lock file, `.seerstore-tmp.lock` (see below), which the
+/// sweep leaves.
 ///
 /// # Versions
 ///
-/// [`ObjectMeta::version`] is `"{dev:x}-{ino:x}-{ctime_secs}.{ctime_nanos}-{size}"`
-/// of the file. Every write creates a new inode that the rename stamps with a
-/// fresh ctime, so a replaced object never keeps its version (barring a
-/// reused inode number within the same clock tick).
-/// [`WriteMode::Update`] compares it under a per-key lock: atomic against
-/// other writes of this process (every [`LocalStorage`] on the same root
-/// shares nothing, so two instances or two processes racing `Update`s on one
-/// key can both win). [`WriteMode::Create`] is atomic across processes
-/// (`renameat2(RENAME_NOREPLACE)`, or `link`).
+/// [`ObjectMeta::version`] is `"{dev:x}-{ino:x}-{mtime}-{ctime}-{size}"` of
+/// the file (each time as `secs.nanos`), made by one function for `head`,
+/// `list`, write results and reads. A version never repeats for a key:
+/// every write creates a new inode and, before renaming it into place,
+/// stamps its modification time above every modification time its
+/// directory has held (the high-water mark kept in the directory's lock
+/// file, below) and above the replaced object's. So a freed inode number
+/// handed back within one tick of a coarse ctime (ext4 before Linux 6.13)
+/// still gets a new version, also after a delete and a re-creation. Where
+/// the filesystem keeps coarse times the stamp steps by whole seconds, and
+/// rapid rewrites push it ahead of the clock. What is left: a file whose
+/// times this process may not set (not its owner), and a crash that loses
+/// the mark's last update together with a clock stepped back.
+///
+/// # Conditional writes across processes
+///
+/// Every publish and every delete holds `flock(LOCK_EX)` on its directory's
+/// lock file, `.seerstore-tmp.lock`, around its check and its rename or
+/// unlink. So [`WriteMode::Update`] and [`WriteMode::Create`] are atomic
+/// against every other write and delete of the key through any
+/// `LocalStorage` on the root, in this process or another (`Create` also
+/// renames with `renameat2(RENAME_NOREPLACE)`, or `link`, so it holds
+/// against writers that do not lock). The lock file is under the reserved
+/// prefix: never listed, never a key, and kept by `open`'s sweep.
+///
+/// If the directory fsync after the rename fails, the object is published
+/// but may not survive a crash: the call returns [`Error::Io`] saying so
+/// (its source has the fsync's kind and a message starting "the object was
+/// published"). A retry of that `write_with` with the same bytes, through
+/// any `LocalStorage` of this process, is then answered with that object
+/// (its directory fsynced again) instead of a conflict with itself.
 ///
 /// # The 0.2 calls
 ///
@@ -280,7 +301,7 @@ impl LocalStorageBuilder {
 }
 
 fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
-    std::fs::create_dir_all(&builder.root)?;
+    resolve::create_root(&builder.root)?;
     let sweep = builder.sweep;
     let root_fd = rustix::fs::open(&builder.root, dir_flags(), rustix::fs::Mode::empty())?;
     let inner = Inner {
@@ -293,7 +314,6 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
         nowait: NowaitSupport::new(builder.inline_reads),
         cold: cold::ColdReads::default(),
         readahead: builder.readahead,
-        key_locks: KeyLocks::new(KEY_LOCK_SHARDS),
         running: AtomicUsize::new(0),
         idle: Notify::new(),
     };
@@ -318,7 +338,6 @@ pub(crate) struct Inner {
     cold: cold::ColdReads,
     /// `false`: read handles are advised `POSIX_FADV_RANDOM`.
     readahead: bool,
-    pub(crate) key_locks: KeyLocks,
     /// Blocking tasks started and not yet finished.
     running: AtomicUsize,
     /// Signalled when `running` drops to zero.
@@ -352,7 +371,7 @@ where
 {
     let running = Running::new(inner);
     tokio::task::spawn_blocking(move || {
-        let out = f(&running.0);
+        let out = handles::on_blocking_task(|| f(&running.0));
         drop(running);
         out
     })
@@ -409,9 +428,9 @@ impl LocalStorage {
     /// of its writers) started has finished, including those whose futures
     /// were dropped: after a cancelled `write`, the write has then either
     /// landed or been cleaned up; after a dropped writer, its temp file is
-    /// gone. Useful before shutdown and in tests. A `list` stream that is
-    /// alive but not drained keeps its walker task (and so this call)
-    /// waiting.
+    /// gone. Useful before shutdown and in tests. A `list` stream holds a
+    /// blocking-pool task only while it reads its next batch, so an idle
+    /// one does not keep this call waiting.
     pub async fn settle(&self) {
         loop {
             let notified = self.inner.idle.notified();
@@ -536,11 +555,7 @@ impl Inner {
                 if !self.readahead {
                     handles::advise_random(&file);
                 }
-                let handle = Handle {
-                    file: Arc::new(file),
-                    size: meta_of(key, &stat).size,
-                    stat,
-                };
+                let handle = Handle::new(file, meta_of(key, &stat).size, stat);
                 self.handles.insert(key, handle.clone(), epoch);
                 Ok(handle)
             }
@@ -734,20 +749,7 @@ impl Storage for LocalStorage {
             let op = Operation::Write;
             let key = validate_path(op, path)?.to_owned();
             self.run(op, path, move |inner| {
-                let mut temp = TempFile::create(inner, &key).map_err(|e| Error::io(op, &key, e))?;
-                // Fail a doomed create before writing the data; the rename
-                // below still decides atomically.
-                if mode == WriteMode::Create
-                    && temp.target_exists().map_err(|e| Error::io(op, &key, e))?
-                {
-                    return Err(Error::AlreadyExists {
-                        op,
-                        path: key,
-                        source: None,
-                    });
-                }
-                temp.write_all(&data).map_err(|e| Error::io(op, &key, e))?;
-                temp.publish(inner, op, &key, &mode)
+                publish::write_object(inner, op, &key, &data, &mode)
             })
             .await
         })

@@ -6,13 +6,11 @@
 //! the directory. [`TempFile`] unlinks itself when dropped unpublished, so
 //! every error path (and a panic) leaves no litter.
 
-use std::collections::hash_map::DefaultHasher;
 use std::fs::File;
-use std::hash::{Hash, Hasher};
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, Stat};
@@ -22,72 +20,40 @@ use crate::error::{Error, Operation, Result};
 use crate::path::RESERVED_PREFIX;
 use crate::storage::{ObjectMeta, WriteMode};
 
+use super::dirlock::{rename_checked, RenameStep, Source};
 use super::Inner;
 
 /// Mode of new object files (before the umask).
 const FILE_MODE: u32 = 0o644;
 
-/// Per-key locks held around "check condition → rename", so that
-/// conditional writes are atomic against every other publish and delete of
-/// the same key in this process.
-#[derive(Debug)]
-pub(crate) struct KeyLocks {
-    shards: Vec<Mutex<()>>,
-}
-
-impl KeyLocks {
-    pub(crate) fn new(shards: usize) -> Self {
-        Self {
-            shards: (0..shards.max(1)).map(|_| Mutex::new(())).collect(),
-        }
-    }
-
-    pub(crate) fn lock(&self, key: &str) -> MutexGuard<'_, ()> {
-        self.lock_shard(self.shard_of(key))
-    }
-
-    /// The locks of several keys (a rename's source and destination),
-    /// taken in shard order so that two callers cannot deadlock, each shard
-    /// once (two keys may share one).
-    pub(crate) fn lock_keys(&self, keys: &[&str]) -> Vec<MutexGuard<'_, ()>> {
-        let mut shards: Vec<usize> = keys.iter().map(|key| self.shard_of(key)).collect();
-        shards.sort_unstable();
-        shards.dedup();
-        shards
-            .into_iter()
-            .map(|index| self.lock_shard(index))
-            .collect()
-    }
-
-    fn shard_of(&self, key: &str) -> usize {
-        let mut hasher = DefaultHasher::new();
-        key.hash(&mut hasher);
-        let len = self.shards.len() as u64;
-        usize::try_from(hasher.finish() % len).unwrap_or(0)
-    }
-
-    fn lock_shard(&self, index: usize) -> MutexGuard<'_, ()> {
-        // The guarded data is `()`: a poisoned lock protects nothing broken.
-        self.shards[index]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// The version token of a file: `"{dev:x}-{ino:x}-{ctime_s}.{ctime_ns}-{size}"`.
-/// Every write creates a new inode and the rename sets its ctime, so a
-/// replaced object gets a new token. Written by hand: `list` makes one per
-/// key, and `format!` costs as much as the `stat` behind it.
+/// THE version token of a file, used by `head`, `list`, write results and
+/// reads alike: `"{dev:x}-{ino:x}-{mtime}-{ctime}-{size}"`, each time as
+/// `secs.nanos` (nine digits). Every publish stamps its file with a
+/// modification time above every other one its directory ever held (see
+/// [`rename_checked`](super::dirlock::rename_checked)), so a version never
+/// repeats for a key even when the filesystem hands a freed inode number
+/// back within one tick of a coarse ctime; the ctime still tells apart
+/// changes made in place by other programs. Written by hand: `list` makes
+/// one per key, and `format!` costs as much as the `stat` behind it.
 #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 pub(crate) fn version_of(stat: &Stat) -> String {
-    let mut out = String::with_capacity(64);
+    let mut out = String::with_capacity(80);
     push_hex(&mut out, stat.st_dev as u64);
     out.push('-');
     push_hex(&mut out, stat.st_ino as u64);
     out.push('-');
-    push_signed(&mut out, stat.st_ctime as i64);
+    push_time(&mut out, stat.st_mtime as i64, stat.st_mtime_nsec as u64);
+    out.push('-');
+    push_time(&mut out, stat.st_ctime as i64, stat.st_ctime_nsec as u64);
+    out.push('-');
+    push_signed(&mut out, stat.st_size as i64);
+    out
+}
+
+/// `secs.nanos`, the nanoseconds as nine digits.
+fn push_time(out: &mut String, secs: i64, nanos: u64) {
+    push_signed(out, secs);
     out.push('.');
-    let nanos = stat.st_ctime_nsec as u64;
     let mut digits = [b'0'; 9];
     let mut n = nanos % 1_000_000_000;
     for digit in digits.iter_mut().rev() {
@@ -95,9 +61,6 @@ pub(crate) fn version_of(stat: &Stat) -> String {
         n /= 10;
     }
     out.extend(digits.iter().map(|&d| char::from(d)));
-    out.push('-');
-    push_signed(&mut out, stat.st_size as i64);
-    out
 }
 
 fn push_hex(out: &mut String, value: u64) {
@@ -248,8 +211,11 @@ impl TempFile {
     }
 
     /// Makes the contents durable, then publishes under the key per `mode`
-    /// ([`rename_checked`]), fsyncs the directory and returns the object's
-    /// metadata. On error the temp file is removed (by `Drop`).
+    /// ([`rename_checked`]: atomic across instances and processes),
+    /// invalidates the handle cache, fsyncs the directory and returns the
+    /// object's metadata. On a refusal the temp file is removed (by
+    /// `Drop`). If the directory fsync fails, the object IS published: the
+    /// error says so (see [`published_not_durable`]).
     pub(crate) fn publish(
         mut self,
         inner: &Inner,
@@ -260,220 +226,227 @@ impl TempFile {
         let io_err = |e: io::Error| Error::io(op, key, e);
         self.file.sync_all().map_err(io_err)?;
         let dir = self.dir.clone();
-        let stat = {
-            let _guards = inner.key_locks.lock_keys(&[key]);
-            let step = RenameStep {
-                from_dir: dir.as_fd(),
-                from: &self.name,
-                to_dir: dir.as_fd(),
-                to: &self.target,
-                source: Source::TempFile,
-            };
-            rename_checked(inner, &step, &[key], mode)
-                .map_err(|refusal| refusal.into_error(op, key, mode))?;
-            self.published = true;
-            rustix::fs::fstat(&self.file).map_err(|e| io_err(e.into()))?
+        let step = RenameStep {
+            from_dir: dir.as_fd(),
+            from: &self.name,
+            to_dir: dir.as_fd(),
+            to: &self.target,
+            source: Source::TempFile,
         };
-        rustix::fs::fsync(&*dir).map_err(|e| io_err(e.into()))?;
+        rename_checked(inner, &step, &[key], mode)
+            .map_err(|refusal| refusal.into_error(op, key, mode))?;
+        self.published = true;
+        let stat = rustix::fs::fstat(&self.file).map_err(|e| Error::Io {
+            op,
+            path: key.to_owned(),
+            source: published_not_durable(e.into()),
+        })?;
+        let meta = meta_of(key, &stat);
+        if let Err(e) = fsync_dir_after_publish(&dir, key) {
+            let version = meta.version.clone().unwrap_or_default();
+            unacknowledged::remember(&dir, &self.target, version);
+            return Err(Error::Io {
+                op,
+                path: key.to_owned(),
+                source: published_not_durable(e),
+            });
+        }
+        Ok(meta)
+    }
+}
+
+/// The error of a write that published its object but could not make it
+/// durable (the directory fsync failed): the object is visible now and may
+/// or may not survive a crash. Keeps the kind of the cause.
+pub(crate) fn published_not_durable(cause: io::Error) -> io::Error {
+    io::Error::new(cause.kind(), PublishedNotDurable(cause))
+}
+
+/// See [`published_not_durable`].
+#[derive(Debug)]
+struct PublishedNotDurable(io::Error);
+
+impl std::fmt::Display for PublishedNotDurable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the object was published, but its durability is unknown: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for PublishedNotDurable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// Fsyncs `dir` after `key` was renamed into it.
+fn fsync_dir_after_publish(dir: &OwnedFd, key: &str) -> io::Result<()> {
+    #[cfg(test)]
+    if failpoint::take_dir_fsync(key) {
+        return Err(io::Error::from_raw_os_error(Errno::IO.raw_os_error()));
+    }
+    let _ = key;
+    rustix::fs::fsync(dir).map_err(io::Error::from)
+}
+
+/// `write_with`: temp file, data, publish per `mode`. A conflict (the key
+/// exists, or its version moved on) is checked against an earlier write of
+/// these very bytes that published but reported an error (a lost answer):
+/// that write is then made durable and reported as this call's success.
+pub(crate) fn write_object(
+    inner: &Inner,
+    op: Operation,
+    key: &str,
+    data: &[u8],
+    mode: &WriteMode,
+) -> Result<ObjectMeta> {
+    let mut temp = TempFile::create(inner, key).map_err(|e| Error::io(op, key, e))?;
+    let dir = temp.dir.clone();
+    let target = temp.target.clone();
+    // Fail a doomed create before writing the data; the rename still
+    // decides atomically.
+    let doomed =
+        *mode == WriteMode::Create && temp.target_exists().map_err(|e| Error::io(op, key, e))?;
+    let result = if doomed {
+        Err(Error::AlreadyExists {
+            op,
+            path: key.to_owned(),
+            source: None,
+        })
+    } else {
+        temp.write_all(data).map_err(|e| Error::io(op, key, e))?;
+        temp.publish(inner, op, key, mode)
+    };
+    match result {
+        Err(e) if e.is_already_exists() || e.is_precondition() => {
+            unacknowledged::recover(&dir, &target, op, key, data, e)
+        }
+        other => other,
+    }
+}
+
+/// Writes that published and then reported an error, remembered so that
+/// the caller's retry is not told its own write conflicts.
+mod unacknowledged {
+    use std::collections::VecDeque;
+    use std::fs::File;
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+    use std::sync::Mutex;
+
+    use rustix::fs::{Mode, OFlags};
+
+    use super::{is_regular, meta_of, version_of};
+    use crate::error::{Error, Operation, Result};
+    use crate::local::resolve::read_flags;
+    use crate::storage::ObjectMeta;
+
+    /// Entries kept, oldest dropped first: a retry follows its failure
+    /// closely.
+    const KEPT: usize = 256;
+
+    /// (device, directory inode, name, version), process-wide so that a
+    /// retry through another `LocalStorage` of the same root is covered.
+    type Entry = (u64, u64, String, String);
+
+    static ENTRIES: Mutex<VecDeque<Entry>> = Mutex::new(VecDeque::new());
+
+    fn entries() -> std::sync::MutexGuard<'static, VecDeque<Entry>> {
+        ENTRIES.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    fn dir_id(dir: &OwnedFd) -> Option<(u64, u64)> {
+        let stat = rustix::fs::fstat(dir).ok()?;
+        Some((stat.st_dev as u64, stat.st_ino as u64))
+    }
+
+    pub(super) fn remember(dir: &OwnedFd, name: &str, version: String) {
+        let Some((dev, ino)) = dir_id(dir) else {
+            return;
+        };
+        let mut entries = entries();
+        if entries.len() >= KEPT {
+            entries.pop_front();
+        }
+        entries.push_back((dev, ino, name.to_owned(), version));
+    }
+
+    /// `conflict`, unless the object at `name` is a remembered write
+    /// holding exactly `data`: then it is fsynced into its directory and
+    /// returned as this call's result.
+    pub(super) fn recover(
+        dir: &OwnedFd,
+        name: &str,
+        op: Operation,
+        key: &str,
+        data: &[u8],
+        conflict: Error,
+    ) -> Result<ObjectMeta> {
+        let Some((dev, ino)) = dir_id(dir) else {
+            return Err(conflict);
+        };
+        if !entries()
+            .iter()
+            .any(|(d, i, n, _)| (*d, *i) == (dev, ino) && n == name)
+        {
+            return Err(conflict);
+        }
+        let flags = read_flags() | OFlags::NOFOLLOW;
+        let Ok(fd) = rustix::fs::openat(dir, name, flags, Mode::empty()) else {
+            return Err(conflict);
+        };
+        let mut file = File::from(fd);
+        let Ok(stat) = rustix::fs::fstat(&file) else {
+            return Err(conflict);
+        };
+        let version = version_of(&stat);
+        let position = entries()
+            .iter()
+            .position(|(d, i, n, v)| (*d, *i) == (dev, ino) && n == name && *v == version);
+        let Some(position) = position else {
+            return Err(conflict);
+        };
+        let size_matches =
+            is_regular(&stat) && u64::try_from(data.len()).ok() == Some(meta_of(key, &stat).size);
+        let mut current = Vec::with_capacity(data.len());
+        if !size_matches || file.read_to_end(&mut current).is_err() || current != data {
+            return Err(conflict);
+        }
+        rustix::fs::fsync(dir).map_err(|e| Error::io(op, key, e.into()))?;
+        entries().remove(position);
         Ok(meta_of(key, &stat))
     }
 }
 
-/// What is renamed by [`rename_checked`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    /// A temp file of this storage (a write): known to be a regular file.
-    TempFile,
-    /// An object (a `rename`): must be a regular file, and is refused if it
-    /// is a symlink, as `write` and `delete` refuse to touch one.
-    Object,
-}
+/// Failure injection for the unit tests.
+#[cfg(test)]
+pub(crate) mod failpoint {
+    use std::sync::Mutex;
 
-/// One checked rename: `from` in `from_dir` becomes `to` in `to_dir`.
-#[derive(Debug)]
-pub(crate) struct RenameStep<'a> {
-    pub(crate) from_dir: BorrowedFd<'a>,
-    pub(crate) from: &'a str,
-    pub(crate) to_dir: BorrowedFd<'a>,
-    pub(crate) to: &'a str,
-    pub(crate) source: Source,
-}
+    static FAIL_DIR_FSYNC: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Why a checked rename did not happen. Nothing was renamed.
-#[derive(Debug)]
-pub(crate) enum Refusal {
-    /// `Create`: something is at the target.
-    Exists(Option<io::Error>),
-    /// `Update(v)`: the target's version is not `v`.
-    Mismatch,
-    /// [`Source::Object`]: no regular file at the source.
-    SourceMissing(Option<io::Error>),
-    /// [`Source::Object`]: the source is a symlink, which is never moved.
-    SourceRefused(io::Error),
-    /// The check or the rename failed.
-    Io(io::Error),
-}
-
-impl Refusal {
-    /// The error a write or rename reports, naming `key` (the source for
-    /// the `Source*` refusals, else the destination).
-    pub(crate) fn into_error(self, op: Operation, key: &str, mode: &WriteMode) -> Error {
-        match self {
-            Refusal::Exists(source) => Error::AlreadyExists {
-                op,
-                path: key.to_owned(),
-                source: source.map(|e| Box::new(e) as _),
-            },
-            Refusal::Mismatch => Error::Precondition {
-                op,
-                path: key.to_owned(),
-                expected: match mode {
-                    WriteMode::Update(expected) => expected.clone(),
-                    _ => String::new(),
-                },
-                source: None,
-            },
-            Refusal::SourceMissing(source) => Error::NotFound {
-                op,
-                path: key.to_owned(),
-                source: source.map(|e| Box::new(e) as _),
-            },
-            Refusal::SourceRefused(e) | Refusal::Io(e) => Error::io(op, key, e),
-        }
+    /// The next directory fsync after publishing `key` fails with `EIO`.
+    pub(crate) fn fail_dir_fsync(key: &str) {
+        FAIL_DIR_FSYNC
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(key.to_owned());
     }
-}
 
-impl From<Errno> for Refusal {
-    fn from(e: Errno) -> Self {
-        Refusal::Io(e.into())
-    }
-}
-
-/// THE publish step, for writes and renames alike: checks `mode` against
-/// the target, renames, and invalidates the handle cache of `keys` (the
-/// source and destination keys). The caller holds the key locks of `keys`
-/// ([`KeyLocks::lock_keys`]), so the check and the rename are atomic against
-/// every other publish, rename and delete of those keys in this process;
-/// it fsyncs the directories afterwards.
-///
-/// `Overwrite` refuses to replace a symlink; `Create` is atomic also
-/// against other processes (`renameat2(RENAME_NOREPLACE)`, or `link` and
-/// `unlink` of the source where that rename is missing); `Update(v)` needs the
-/// target to be a regular file of version `v` (a mismatch also drops the
-/// target's cached handle: it may be a file another process replaced, and a
-/// compare-and-swap loop reading through it would never see the new
-/// version). Returns the target's `stat` after the rename for
-/// [`Source::Object`] (taken under the lock, so it is the renamed file's).
-pub(crate) fn rename_checked(
-    inner: &Inner,
-    step: &RenameStep<'_>,
-    keys: &[&str],
-    mode: &WriteMode,
-) -> std::result::Result<Option<Stat>, Refusal> {
-    if step.source == Source::Object {
-        match rustix::fs::statat(step.from_dir, step.from, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) if is_regular(&stat) => {}
-            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
-                return Err(Refusal::SourceRefused(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the source key names a symlink; seerstore does not move symlinks",
-                )))
+    pub(super) fn take_dir_fsync(key: &str) -> bool {
+        let mut keys = FAIL_DIR_FSYNC.lock().unwrap_or_else(|p| p.into_inner());
+        match keys.iter().position(|k| k == key) {
+            Some(at) => {
+                keys.remove(at);
+                true
             }
-            Ok(_) => return Err(Refusal::SourceMissing(None)),
-            Err(e) if e == Errno::NOENT || e == Errno::NOTDIR => {
-                return Err(Refusal::SourceMissing(Some(e.into())))
-            }
-            Err(e) => return Err(e.into()),
+            None => false,
         }
     }
-    let current = match rustix::fs::statat(step.to_dir, step.to, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(stat) => Some(stat),
-        Err(e) if e == Errno::NOENT => None,
-        Err(e) => return Err(e.into()),
-    };
-    let mut linked = false;
-    match mode {
-        WriteMode::Overwrite => {
-            if current
-                .as_ref()
-                .is_some_and(|stat| FileType::from_raw_mode(stat.st_mode) == FileType::Symlink)
-            {
-                return Err(Refusal::Io(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the key names a symlink; seerstore does not replace symlinks",
-                )));
-            }
-            rustix::fs::renameat(step.from_dir, step.from, step.to_dir, step.to)?;
-        }
-        WriteMode::Create => {
-            if current.is_some() {
-                return Err(Refusal::Exists(None));
-            }
-            linked = rename_noreplace(step)?;
-        }
-        WriteMode::Update(expected) => {
-            let version = current.as_ref().filter(|s| is_regular(s)).map(version_of);
-            if version.as_deref() != Some(expected.as_str()) {
-                if let Some(target_key) = keys.last() {
-                    inner.handles.invalidate(target_key);
-                }
-                return Err(Refusal::Mismatch);
-            }
-            rustix::fs::renameat(step.from_dir, step.from, step.to_dir, step.to)?;
-        }
-    }
-    for key in keys {
-        inner.handles.invalidate(key);
-    }
-    let stat = match step.source {
-        Source::TempFile => None,
-        Source::Object => Some(rustix::fs::statat(
-            step.to_dir,
-            step.to,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?),
-    };
-    if linked {
-        // The target is published; the source name is a second link to it.
-        // Best effort: a leftover temp name is an unlocked temp file once
-        // this process lets go of it, which the next `open` sweeps.
-        let _ = rustix::fs::unlinkat(step.from_dir, step.from, AtFlags::empty());
-    }
-    Ok(stat)
-}
-
-/// `renameat2(RENAME_NOREPLACE)`, or `link` where the filesystem (or the
-/// OS) has no such rename (`Ok(true)`: the source name is still linked).
-/// Both fail with `EEXIST` if the target exists, atomically.
-fn rename_noreplace(step: &RenameStep<'_>) -> std::result::Result<bool, Refusal> {
-    let exists = |e: Errno| {
-        if e == Errno::EXIST {
-            Refusal::Exists(Some(e.into()))
-        } else {
-            Refusal::Io(e.into())
-        }
-    };
-    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
-    match rustix::fs::renameat_with(
-        step.from_dir,
-        step.from,
-        step.to_dir,
-        step.to,
-        rustix::fs::RenameFlags::NOREPLACE,
-    ) {
-        Ok(()) => return Ok(false),
-        Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::NOTSUP => {}
-        Err(e) => return Err(exists(e)),
-    }
-    rustix::fs::linkat(
-        step.from_dir,
-        step.from,
-        step.to_dir,
-        step.to,
-        AtFlags::empty(),
-    )
-    .map_err(exists)?;
-    Ok(true)
 }
 
 impl Drop for TempFile {
@@ -487,6 +460,8 @@ impl Drop for TempFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{LocalStorage, Storage};
+    use bytes::Bytes;
 
     /// The hand-written token is the documented format.
     #[test]
@@ -495,9 +470,11 @@ mod tests {
         let file = tempfile::tempfile().expect("temp file");
         let stat = rustix::fs::fstat(&file).expect("stat");
         let expected = format!(
-            "{:x}-{:x}-{}.{:09}-{}",
+            "{:x}-{:x}-{}.{:09}-{}.{:09}-{}",
             stat.st_dev as u64,
             stat.st_ino as u64,
+            stat.st_mtime as i64,
+            stat.st_mtime_nsec as u64,
             stat.st_ctime as i64,
             stat.st_ctime_nsec as u64,
             stat.st_size as i64
@@ -508,5 +485,76 @@ mod tests {
         push_hex(&mut out, 0);
         push_hex(&mut out, 0xabc);
         assert_eq!(out, "-120abc");
+    }
+
+    /// Two files on one inode number with one ctime and size (a freed
+    /// inode reused within a coarse tick) differ by their stamps.
+    #[test]
+    fn the_stamp_tells_reused_inodes_apart() {
+        let file = tempfile::tempfile().expect("temp file");
+        let first = rustix::fs::fstat(&file).expect("stat");
+        let mut second = first;
+        second.st_mtime_nsec = (first.st_mtime_nsec + 1) % 1_000_000_000;
+        assert_ne!(version_of(&first), version_of(&second));
+    }
+
+    /// A failed directory fsync after the rename: the error says the object
+    /// is published, and retrying the same conditional write succeeds
+    /// instead of conflicting with itself; other bytes still conflict.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn published_but_not_durable_is_said_and_retry_succeeds() -> Result<()> {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let storage = LocalStorage::open(tmp.path()).await?;
+        let key = "lost/CURRENT";
+        failpoint::fail_dir_fsync(key);
+        let data = Bytes::from_static(b"MANIFEST-000002");
+        let err = storage
+            .write_with(key, data.clone(), WriteMode::Create)
+            .await
+            .expect_err("the fsync failed");
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+        assert!(err.to_string().contains("published"), "{err}");
+        assert_eq!(storage.read(key).await?, data, "it is visible");
+        let other = storage
+            .write_with(
+                key,
+                Bytes::from_static(b"MANIFEST-000003"),
+                WriteMode::Create,
+            )
+            .await;
+        assert!(
+            matches!(other, Err(Error::AlreadyExists { .. })),
+            "{other:?}"
+        );
+        let retried = storage
+            .write_with(key, data.clone(), WriteMode::Create)
+            .await?;
+        assert_eq!(retried.version, storage.head(key).await?.version);
+
+        // Update: the retry of an update whose answer was lost.
+        let base = retried.version.clone().unwrap_or_default();
+        failpoint::fail_dir_fsync(key);
+        let next = Bytes::from_static(b"MANIFEST-000004");
+        storage
+            .write_with(key, next.clone(), WriteMode::Update(base.clone()))
+            .await
+            .expect_err("the fsync failed");
+        let retried = storage
+            .write_with(key, next, WriteMode::Update(base.clone()))
+            .await?;
+        assert_eq!(retried.version, storage.head(key).await?.version);
+        // Once acknowledged, it is no longer taken for a lost answer.
+        let again = storage
+            .write_with(
+                key,
+                Bytes::from_static(b"MANIFEST-000004"),
+                WriteMode::Update(base),
+            )
+            .await;
+        assert!(
+            matches!(again, Err(Error::Precondition { .. })),
+            "{again:?}"
+        );
+        Ok(())
     }
 }

@@ -17,8 +17,6 @@
 //! again on a fresh open, so that a condition is judged against the current
 //! object, as `head` sees it.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 
 use crate::error::{Error, Operation, Result};
@@ -167,11 +165,7 @@ impl Inner {
     /// replaces a cached handle of another file.
     fn current_handle(&self, op: Operation, key: &str) -> Result<Handle> {
         let (file, stat) = self.open_object(op, key)?;
-        let fresh = Handle {
-            file: Arc::new(file),
-            size: meta_of(key, &stat).size,
-            stat,
-        };
+        let fresh = Handle::new(file, meta_of(key, &stat).size, stat);
         match self.handles.get(key) {
             Ok(cached) if version_of(&cached.stat) == version_of(&stat) => {}
             Ok(_) => {

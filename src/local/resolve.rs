@@ -13,6 +13,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{mkdirat, openat, Mode, OFlags};
@@ -69,7 +70,8 @@ impl Resolver {
     /// Opens the directory holding `key` and returns it with the key's last
     /// segment. With `create`, missing directories are made one component at
     /// a time (`mkdirat` on the parent's fd, tolerating `EEXIST`), and each
-    /// parent of a new directory is fsynced so the new entry is durable.
+    /// parent of a new directory is fsynced so the new entry is durable
+    /// (also on `EEXIST`: whoever made it may have died before its fsync).
     pub(crate) fn open_parent<'k>(
         &self,
         root: BorrowedFd<'_>,
@@ -98,8 +100,11 @@ impl Resolver {
                 Ok(next) => dir = next,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     match mkdirat(&dir, component, Mode::from_raw_mode(DIR_MODE)) {
+                        // EEXIST: a racing writer made it and may have died
+                        // before its fsync; ours makes the entry durable
+                        // before anything is published beneath it.
                         Ok(()) => rustix::fs::fsync(&dir)?,
-                        Err(e) if e == Errno::EXIST => {}
+                        Err(e) if e == Errno::EXIST => rustix::fs::fsync(&dir)?,
                         Err(e) => return Err(explain(e, prefix)),
                     }
                     dir = self.open(root, prefix, dir_flags())?;
@@ -109,6 +114,57 @@ impl Resolver {
         }
         Ok((dir, name))
     }
+}
+
+/// Creates the storage root and its missing ancestors (as
+/// `create_dir_all`), and fsyncs the parent of each directory made, so that
+/// a root made here survives a crash with what is later written into it.
+/// The parent of a root that already existed is fsynced too, best effort:
+/// the process that made it may have died before its own fsync.
+pub(crate) fn create_root(root: &Path) -> io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = root;
+    loop {
+        match std::fs::metadata(at) {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing.push(at);
+                match at.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+                    _ => break,
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for dir in missing.iter().rev() {
+        match std::fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for dir in missing.iter().rev() {
+        rustix::fs::fsync(open_dir(parent_of(dir))?)?;
+    }
+    if missing.is_empty() {
+        if let Ok(parent) = open_dir(parent_of(root)) {
+            let _ = rustix::fs::fsync(parent);
+        }
+    }
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare relative name).
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(path, dir_flags(), Mode::empty())?)
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -355,9 +355,11 @@ pub trait Storage: Send + Sync + std::fmt::Debug {
     ///
     /// # Backends
     ///
-    /// Local: Create is atomic across processes (`renameat2(RENAME_NOREPLACE)`
-    /// or `link`); Update is atomic among the users of one `LocalStorage`
-    /// (a per-key lock around check and rename). Object stores: `PutMode`
+    /// Local: Create and Update are atomic across `LocalStorage` instances
+    /// and processes on one root (a per-directory `flock` around check and
+    /// rename; Create also `renameat2(RENAME_NOREPLACE)` or `link`), and a
+    /// write that published but failed its directory fsync says so (see
+    /// [`LocalStorage`](crate::LocalStorage)). Object stores: `PutMode`
     /// (`If-None-Match: *` / `If-Match`).
     ///
     /// # Example

@@ -439,17 +439,21 @@ pub fn data(len: usize, seed: u8) -> Bytes {
 }
 
 /// Every unfinished-write temp file (`.seerstore-tmp…`) under `dir`.
+/// A directory's lock file, which LocalStorage keeps (documented in its
+/// rustdoc, "Update atomicity"): reserved, but no temp file.
+pub const LOCK_FILE: &str = ".seerstore-tmp.lock";
+
+fn is_temp_name(name: &str) -> bool {
+    name.starts_with(seerstore::path::RESERVED_PREFIX) && name != LOCK_FILE
+}
+
 pub fn temp_files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_dir() {
             out.extend(temp_files(&entry.path())?);
-        } else if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(seerstore::path::RESERVED_PREFIX)
-        {
+        } else if is_temp_name(&entry.file_name().to_string_lossy()) {
             out.push(entry.path());
         }
     }
