@@ -4,15 +4,17 @@
 //! binary, re-executed with `--exact strace_child`) commits under
 //! `strace -f -y`, and the parent counts the calls naming the log.
 //!
-//! Needs `strace` (Debian package; scripts/test.sh installs it when run as
-//! root). Without it the test skips with a message, or fails when
-//! `SEERSTORE_TEST_SERVERS=1` (the full test command) is set.
+//! Needs `strace`: without it the tests skip with a message, or fail
+//! under CI (see `tests/strace/mod.rs`).
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use bytes::Bytes;
 use seerstore::{LocalStorage, Storage};
+
+mod strace;
+use strace::have_strace;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -56,13 +58,7 @@ fn strace_child() -> TestResult {
 
 #[test]
 fn sixteen_committers_share_device_flushes() -> TestResult {
-    if Command::new("strace").arg("-V").output().is_err() {
-        let msg = "strace is not installed (apt-get install -y strace)";
-        if std::env::var("SEERSTORE_TEST_SERVERS").as_deref() == Ok("1") {
-            panic!("{msg}");
-        }
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIPPED: {msg}");
+    if !have_strace() {
         return Ok(());
     }
     let tmp = tempfile::tempdir()?;

@@ -9,13 +9,16 @@
 //! * Hot reads (pages cached, handle cached) are served inline with
 //!   `preadv2`, none with a blocking-pool `pread64`.
 //!
-//! Needs `strace`, like `local_strace.rs`: without it the tests skip with a
-//! message, or fail when `SEERSTORE_TEST_SERVERS=1` is set.
+//! Needs `strace`: without it the tests skip with a message, or fail
+//! under CI (see `tests/strace/mod.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use seerstore::{LocalStorage, Storage};
+
+mod strace;
+use strace::have_strace;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -56,19 +59,6 @@ fn child() -> TestResult {
     })
 }
 
-fn have_strace() -> bool {
-    if Command::new("strace").arg("-V").output().is_ok() {
-        return true;
-    }
-    let msg = "strace is not installed (apt-get install -y strace)";
-    if std::env::var("SEERSTORE_TEST_SERVERS").as_deref() == Ok("1") {
-        panic!("{msg}");
-    }
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {msg}");
-    false
-}
-
 /// Writes the object (`READS * STRIDE` bytes), durably, and drops it from
 /// the page cache when `cold`. Returns false on tmpfs (pages cannot be
 /// dropped).
@@ -91,13 +81,9 @@ fn prepare(root: &Path, cold: bool) -> Result<bool, Box<dyn std::error::Error>> 
     Ok(true)
 }
 
-/// Runs the child under strace and counts its calls of each of `names` on
-/// the object's file (`-y` names each descriptor's path).
-fn traced_counts(
-    root: &Path,
-    mode: &str,
-    names: &[&str],
-) -> Result<Vec<usize>, Box<dyn std::error::Error>> {
+/// Runs the child under strace and returns its calls of `names` on the
+/// object's file (`-y` names each descriptor's path), one per line.
+fn traced(root: &Path, mode: &str, names: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
     let trace = root.with_extension("trace");
     let status = Command::new("strace")
         .args(["-f", "-y", "-qq", "-o"])
@@ -110,15 +96,21 @@ fn traced_counts(
         .status()?;
     assert!(status.success(), "child failed: {status}");
     let text = std::fs::read_to_string(&trace)?;
-    Ok(names
-        .iter()
-        .map(|name| {
-            let call = format!("{name}(");
-            text.lines()
-                .filter(|l| l.contains(&call) && l.contains("cold.sst>"))
-                .count()
-        })
-        .collect())
+    Ok(text
+        .lines()
+        .filter(|l| l.contains("cold.sst>"))
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Calls of `call` in `trace`; with `Some(failed)`, only those that failed
+/// with `EAGAIN` (`true`) or did not (`false`).
+fn count(trace: &str, call: &str, failed: Option<bool>) -> usize {
+    trace
+        .lines()
+        .filter(|l| l.contains(call))
+        .filter(|l| failed.is_none_or(|f| l.contains("EAGAIN") == f))
+        .count()
 }
 
 #[test]
@@ -131,19 +123,26 @@ fn cold_reads_mostly_skip_the_nowait_attempt() -> TestResult {
     if !prepare(&root, true)? {
         return Ok(());
     }
-    let counts = traced_counts(&root, "cold", &["preadv2", "pread64"])?;
-    let (attempts, blocking) = (counts[0], counts[1]);
-    // Every read is cold: each is read on the blocking pool once.
+    let trace = traced(&root, "cold", &["preadv2", "pread64"])?;
+    let blocking = count(&trace, "pread64(", None);
+    let failed = count(&trace, "preadv2(", Some(true));
+    let inline = count(&trace, "preadv2(", Some(false));
+    // The premise: most reads are cold. (Not all: where the kernel caches
+    // a large folio around a page, the next block may be hot; it is then
+    // read inline, and that success restarts the back-off.)
     assert!(
-        blocking as u64 >= READS - 1,
+        blocking as u64 >= READS / 2,
         "{blocking} blocking reads for {READS} cold reads"
     );
-    // The first read opens the file on the blocking pool; of the others,
-    // at most 3% may try `RWF_NOWAIT` (a streak of 8 per back-off, each
-    // back-off twice as long as the one before).
+    // The first read opens the file on the blocking pool; of the cold
+    // reads at most 3% may pay for a failed `RWF_NOWAIT` attempt (a streak
+    // of 8 per back-off, each back-off twice as long as the one before),
+    // plus one streak after each hot read.
+    let bound = blocking * 3 / 100 + 8 * inline;
     assert!(
-        attempts as u64 <= READS * 3 / 100,
-        "{attempts} RWF_NOWAIT attempts for {READS} cold reads"
+        failed <= bound,
+        "{failed} failed RWF_NOWAIT attempts for {blocking} cold reads \
+         and {inline} hot ones (at most {bound})"
     );
     Ok(())
 }
@@ -156,8 +155,10 @@ fn hot_reads_stay_inline() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let root = tmp.path().join("root");
     prepare(&root, false)?;
-    let counts = traced_counts(&root, "hot", &["preadv2", "pread64", "fadvise64"])?;
-    let (inline, blocking, advice) = (counts[0], counts[1], counts[2]);
+    let trace = traced(&root, "hot", &["preadv2", "pread64", "fadvise64"])?;
+    let inline = count(&trace, "preadv2(", Some(false));
+    let blocking = count(&trace, "pread64(", None);
+    let advice = count(&trace, "fadvise64(", None);
     // The first read opens the file and reads it on the blocking pool (and
     // advises the new handle); every later one is served inline.
     assert!(

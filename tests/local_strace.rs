@@ -8,9 +8,8 @@
 //! its lookup and its `mkdirat` (`EEXIST`: the parent must be fsynced, since
 //! whoever made the directory may have died before its own fsync).
 //!
-//! Needs `strace` (Debian package; scripts/test.sh installs it when run as
-//! root). Without it the test skips with a message, or fails under CI
-//! (`CI` set).
+//! Needs `strace`: without it the tests skip with a message, or fail
+//! under CI (see `tests/strace/mod.rs`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,26 +17,13 @@ use std::process::Command;
 use bytes::Bytes;
 use seerstore::{LocalStorage, Storage};
 
+mod strace;
+use strace::have_strace;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const CHILD_ROOT_ENV: &str = "SEERSTORE_STRACE_ROOT";
 const FRESH_ROOT_ENV: &str = "SEERSTORE_STRACE_FRESH_ROOT";
-
-/// Whether strace is there; `false` (after saying so) to skip.
-fn have_strace() -> bool {
-    if Command::new("strace").arg("-V").output().is_ok() {
-        return true;
-    }
-    let msg = "strace is not installed (apt-get install -y strace)";
-    // It needs strace, not the servers: the full suite installs it, and
-    // CI must never let this check pass by skipping.
-    if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
-        panic!("{msg}");
-    }
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED: {msg}");
-    false
-}
 
 /// Runs this binary's test `child` under strace with `env = root`; the
 /// trace's lines.

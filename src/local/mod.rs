@@ -62,7 +62,10 @@ use resolve::{dir_flags, read_flags, Resolver};
 /// cached is first tried on the calling worker with `preadv2(RWF_NOWAIT)`,
 /// which copies from the page cache and never waits for the disk; what it
 /// cannot serve goes to the blocking pool (see
-/// [`LocalStorageBuilder::inline_reads`]). Because the closure runs to its end even when the caller's future is
+/// [`LocalStorageBuilder::inline_reads`]). Such reads that must wait for
+/// the disk are queued, and a few blocking-pool tasks serve the queue,
+/// each keeping many of them in flight at the device (I/O started with
+/// `posix_fadvise(WILLNEED)`, then read). Because the closure runs to its end even when the caller's future is
 /// dropped, a cancelled `write` either publishes a whole object or nothing,
 /// and never leaves its temporary file behind. [`LocalStorage::settle`] waits
 /// for such orphaned tasks.
