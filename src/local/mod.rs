@@ -516,12 +516,13 @@ impl Inner {
                 _ => return Ok(()),
             },
         }
+        let replacing = self.handles.replacing(key);
         match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
             Ok(()) => {}
             Err(e) if e == Errno::NOENT => return Ok(()),
             Err(e) => return Err(io_err(e.into())),
         }
-        self.handles.invalidate(key);
+        drop(replacing);
         rustix::fs::fsync(&dir).map_err(|e| io_err(e.into()))
     }
 

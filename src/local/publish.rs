@@ -242,6 +242,7 @@ impl TempFile {
         let dir = self.dir.clone();
         let stat = {
             let _guard = inner.key_locks.lock(key);
+            let replacing = inner.handles.replacing(key);
             match mode {
                 WriteMode::Overwrite => {
                     self.refuse_symlink_target().map_err(io_err)?;
@@ -280,7 +281,7 @@ impl TempFile {
                 }
             }
             self.published = true;
-            inner.handles.invalidate(key);
+            drop(replacing);
             rustix::fs::fstat(&self.file).map_err(|e| io_err(e.into()))?
         };
         rustix::fs::fsync(&*dir).map_err(|e| io_err(e.into()))?;
