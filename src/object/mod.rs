@@ -715,6 +715,10 @@ impl ListState {
                     }
                     return Some(Ok(storage.meta(&key, &meta)));
                 }
+                Some(Err(err)) if classify::lists_below_an_object(&err) => {
+                    self.done = true;
+                    return None;
+                }
                 Some(Err(err)) => {
                     let delay = if err.is_retryable() {
                         self.retries.next_delay()
