@@ -16,7 +16,10 @@
 //!
 //! let store = object_store::memory::InMemory::new();
 //! let storage = Arc::new(seerstore::ObjectStorage::new(Arc::new(store)));
-//! let report = run(storage, &Capabilities::all()).await;
+//! // Every promise but an atomic rename: on object stores `rename` is a
+//! // copy then a delete.
+//! let caps = Capabilities::all().atomic_rename(false);
+//! let report = run(storage, &caps).await;
 //! report.assert_passed();
 //! # }
 //! ```
@@ -65,6 +68,24 @@ pub struct Capabilities {
     pub large_object_bytes: usize,
     /// Writers racing in the concurrency checks.
     pub concurrency: usize,
+    /// `copy` and `rename` with `WriteMode::Create` refuse an existing
+    /// destination (given `conditional_create`). `false` where the store
+    /// has no copy-if-absent: object_store's S3 client answers
+    /// `NotSupported` unless it was built with an `S3CopyIfNotExists`
+    /// setting the server understands.
+    pub copy_create: bool,
+    /// `copy` and `rename` with `WriteMode::Update` check the destination's
+    /// version (given `conditional_update`). `false` where the backend can
+    /// only copy unconditionally (object_store has no copy on a version).
+    pub copy_update: bool,
+    /// `rename` is atomic: no reader sees both keys, or neither. `false` on
+    /// object stores, where `rename` is a copy then a delete of the source.
+    pub atomic_rename: bool,
+    /// A sub-prefix whose objects were all deleted no longer appears in
+    /// `list_dir`'s `dirs`. `false` where empty directories stay and a
+    /// one-level read reports them: object_store's `LocalFileSystem`
+    /// (without `with_automatic_cleanup`) lists every directory.
+    pub emptied_dirs_vanish: bool,
 }
 
 impl Capabilities {
@@ -82,6 +103,10 @@ impl Capabilities {
             max_segment_bytes: crate::path::MAX_PATH_BYTES,
             large_object_bytes: 24 << 20,
             concurrency: 16,
+            copy_create: true,
+            copy_update: true,
+            atomic_rename: true,
+            emptied_dirs_vanish: true,
         }
     }
 
@@ -137,6 +162,30 @@ impl Capabilities {
         self
     }
 
+    /// Sets `copy_create` and `copy_update`: whether `copy` and `rename`
+    /// honour `WriteMode::Create` and `WriteMode::Update` (each also needs
+    /// the write capability of the same name).
+    #[must_use]
+    pub fn conditional_copy(mut self, create: bool, update: bool) -> Self {
+        self.copy_create = create;
+        self.copy_update = update;
+        self
+    }
+
+    /// Sets `atomic_rename`.
+    #[must_use]
+    pub fn atomic_rename(mut self, yes: bool) -> Self {
+        self.atomic_rename = yes;
+        self
+    }
+
+    /// Sets `emptied_dirs_vanish`.
+    #[must_use]
+    pub fn emptied_dirs_vanish(mut self, yes: bool) -> Self {
+        self.emptied_dirs_vanish = yes;
+        self
+    }
+
     /// Sets the size of the large-object check.
     #[must_use]
     pub fn large_object_bytes(mut self, bytes: usize) -> Self {
@@ -169,6 +218,14 @@ pub enum Requirement {
     AtomicUpdate,
     /// [`Capabilities::file_and_dir_keys`].
     FileAndDirKeys,
+    /// [`Capabilities::copy_create`] (and `conditional_create`).
+    CopyCreate,
+    /// [`Capabilities::copy_update`] (and `conditional_update`).
+    CopyUpdate,
+    /// [`Capabilities::atomic_rename`].
+    AtomicRename,
+    /// [`Capabilities::emptied_dirs_vanish`].
+    EmptiedDirsVanish,
 }
 
 impl Requirement {
@@ -181,6 +238,10 @@ impl Requirement {
             Requirement::ConditionalUpdate => caps.conditional_update && caps.versions,
             Requirement::AtomicUpdate => caps.atomic_update && caps.versions,
             Requirement::FileAndDirKeys => caps.file_and_dir_keys,
+            Requirement::CopyCreate => caps.copy_create && caps.conditional_create,
+            Requirement::CopyUpdate => caps.copy_update && caps.conditional_update && caps.versions,
+            Requirement::AtomicRename => caps.atomic_rename,
+            Requirement::EmptiedDirsVanish => caps.emptied_dirs_vanish,
         }
     }
 
@@ -193,6 +254,10 @@ impl Requirement {
             Requirement::ConditionalUpdate => "conditional_update",
             Requirement::AtomicUpdate => "atomic_update",
             Requirement::FileAndDirKeys => "file_and_dir_keys",
+            Requirement::CopyCreate => "copy_create",
+            Requirement::CopyUpdate => "copy_update",
+            Requirement::AtomicRename => "atomic_rename",
+            Requirement::EmptiedDirsVanish => "emptied_dirs_vanish",
         }
     }
 }
