@@ -100,8 +100,9 @@ impl Probe {
         caps.copy_create = self.copy_create;
         caps.copy_update = self.copy_update;
         caps.emptied_dirs_vanish = self.emptied_dirs_vanish;
-        // Not observable in a few calls: left at what the check needs.
+        // Not observable in a few calls, so not claimed.
         caps.atomic_rename = false;
+        caps.consistent_reads = false;
         caps
     }
 }

@@ -69,10 +69,12 @@ async fn cached_s3s_fs() {
     let prefix = unique_prefix("cached");
     // As declared in tests/server_s3s.rs: objects are files (no `a` and
     // `a/b`, 255-byte segments), conditions checked but not atomically,
-    // whole keys of at most 154 bytes.
+    // whole keys of at most 154 bytes, data and ETag replaced apart, no
+    // atomic rename.
     const S3S_FS_MAX_KEY: usize = 154;
     let caps = Capabilities::all()
         .atomic_rename(false)
+        .consistent_reads(false)
         .file_and_dir_keys(false)
         .atomic_conditionals(false)
         .key_limits(S3S_FS_MAX_KEY - prefix.len() - 1, 255);

@@ -81,6 +81,13 @@ pub struct Capabilities {
     /// `rename` is atomic: no reader sees both keys, or neither. `false` on
     /// object stores, where `rename` is a copy then a delete of the source.
     pub atomic_rename: bool,
+    /// `read_with` pairs each version's bytes with its own version and size
+    /// also while the object is being replaced. `false` where the server
+    /// keeps an object's bytes and its ETag apart and replaces them one
+    /// after the other: s3s-fs writes the data file, then a metadata file,
+    /// and reads them separately, so a GET racing a PUT can return the new
+    /// bytes with the old ETag.
+    pub consistent_reads: bool,
     /// A sub-prefix whose objects were all deleted no longer appears in
     /// `list_dir`'s `dirs`. `false` where empty directories stay and a
     /// one-level read reports them: object_store's `LocalFileSystem`
@@ -106,6 +113,7 @@ impl Capabilities {
             copy_create: true,
             copy_update: true,
             atomic_rename: true,
+            consistent_reads: true,
             emptied_dirs_vanish: true,
         }
     }
@@ -179,6 +187,13 @@ impl Capabilities {
         self
     }
 
+    /// Sets `consistent_reads`.
+    #[must_use]
+    pub fn consistent_reads(mut self, yes: bool) -> Self {
+        self.consistent_reads = yes;
+        self
+    }
+
     /// Sets `emptied_dirs_vanish`.
     #[must_use]
     pub fn emptied_dirs_vanish(mut self, yes: bool) -> Self {
@@ -224,6 +239,8 @@ pub enum Requirement {
     CopyUpdate,
     /// [`Capabilities::atomic_rename`].
     AtomicRename,
+    /// [`Capabilities::consistent_reads`].
+    ConsistentReads,
     /// [`Capabilities::emptied_dirs_vanish`].
     EmptiedDirsVanish,
 }
@@ -241,6 +258,7 @@ impl Requirement {
             Requirement::CopyCreate => caps.copy_create && caps.conditional_create,
             Requirement::CopyUpdate => caps.copy_update && caps.conditional_update && caps.versions,
             Requirement::AtomicRename => caps.atomic_rename,
+            Requirement::ConsistentReads => caps.consistent_reads,
             Requirement::EmptiedDirsVanish => caps.emptied_dirs_vanish,
         }
     }
@@ -257,6 +275,7 @@ impl Requirement {
             Requirement::CopyCreate => "copy_create",
             Requirement::CopyUpdate => "copy_update",
             Requirement::AtomicRename => "atomic_rename",
+            Requirement::ConsistentReads => "consistent_reads",
             Requirement::EmptiedDirsVanish => "emptied_dirs_vanish",
         }
     }

@@ -246,7 +246,7 @@ pub(super) static ALL: &[Check] = &[
     ),
     check!(
         read_with_races::read_with_consistent_under_replacement,
-        Requirement::None,
+        Requirement::ConsistentReads,
         "while the object is replaced, read_with pairs each version with its own bytes and size"
     ),
     check!(
