@@ -325,7 +325,7 @@ async fn probe_copy_create(storage: &dyn Storage, base: &str) -> Result<bool> {
     match storage.copy(&from, &to, WriteMode::Create).await {
         Ok(_) => Ok(false),
         Err(e) if e.is_already_exists() => Ok(storage.read(&to).await? == "source"),
-        Err(e) if matches!(e, Error::NotSupported { .. }) => Ok(false),
+        Err(Error::NotSupported { .. }) => Ok(false),
         Err(e) => Err(e),
     }
 }
@@ -353,7 +353,7 @@ async fn probe_copy_update(storage: &dyn Storage, base: &str) -> Result<bool> {
     match storage.copy(&from, &to, WriteMode::Update(v0)).await {
         Ok(_) => Ok(false),
         Err(e) if e.is_precondition() => Ok(storage.read(&to).await? == "source"),
-        Err(e) if matches!(e, Error::NotSupported { .. }) => Ok(false),
+        Err(Error::NotSupported { .. }) => Ok(false),
         Err(e) => Err(e),
     }
 }

@@ -239,7 +239,6 @@ async fn gcs_lists_after_an_offset_and_one_level() -> seerstore::Result<()> {
     };
     let after = |offset: &str| ListOptions {
         offset: Some(offset.to_owned()),
-        ..Default::default()
     };
     for (offset, want) in [
         ("L0/000001.sst", &["L0/000002.sst"][..]),

@@ -23,7 +23,7 @@
 //! | object_store | seerstore |
 //! | --- | --- |
 //! | `Path` | the key `Path::as_ref()`, verbatim; a key the seerstore rules refuse (empty, `\`, a `.seerstore-tmp` segment, over 1024 bytes) fails before any I/O |
-//! | `e_tag` | the seerstore version token ([`ObjectMeta::version`]); `ObjectMeta::version` is always `None` |
+//! | `e_tag` | the seerstore version token ([`ObjectMeta::version`](crate::ObjectMeta::version)); `ObjectMeta::version` is always `None` |
 //! | `put_opts` | `write_with` (`PutMode::Overwrite`/`Create`/`Update{e_tag}` → [`WriteMode`]) |
 //! | `put_multipart_opts` | `writer()`: parts are written in the order `put_part` was called |
 //! | `get_opts`, `get_range` | one [`read_with`](Storage::read_with) (range, `if_match`, `if_none_match`; the version pinned by `if_match` for each further 8 MiB chunk of a longer read); `head: true` is one `head`; a `Suffix` range is `head` then `read_with` (the size decides where it starts) |

@@ -15,7 +15,6 @@ async fn keys_after(
 ) -> crate::Result<Vec<String>> {
     let options = ListOptions {
         offset: offset.map(str::to_owned),
-        ..Default::default()
     };
     let mut keys: Vec<String> = s
         .list_with(prefix, options)
