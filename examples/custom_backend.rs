@@ -7,7 +7,7 @@
 //!
 //! The suite runs every promise of the contract as a named check and
 //! prints a report; a check the backend cannot pass is declared in its
-//! `Capabilities` (here: none). Run the same lines from a `#[tokio::test]`
+//! `Capabilities` (here: an atomic rename). Run the same lines from a `#[tokio::test]`
 //! of your own crate, with `report.assert_passed()`.
 
 use std::collections::BTreeMap;
@@ -210,9 +210,12 @@ impl StorageWriter for MapWriter {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let storage = Arc::new(MapStorage::default());
-    // Every promise holds, so every check applies; the large-object check
-    // streams less than the default since this toy buffers in memory.
-    let caps = Capabilities::all().large_object_bytes(1 << 20);
+    // Every promise holds but an atomic rename (the trait's default
+    // `rename` is a copy then a delete); the large-object check streams
+    // less than the default since this toy buffers in memory.
+    let caps = Capabilities::all()
+        .large_object_bytes(1 << 20)
+        .atomic_rename(false);
     let report = run(storage, &caps).await;
     println!("{report}");
     if report.failed() > 0 {

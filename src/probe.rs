@@ -47,6 +47,22 @@ pub struct Probe {
     /// appended. `false` where the backend answered `NotSupported` (object
     /// stores). Not one of the promises [`missing`](Self::missing) lists.
     pub appends: bool,
+    /// `copy` with `WriteMode::Create` onto an existing key was refused with
+    /// `AlreadyExists` and left the destination unchanged (S3 without a
+    /// copy-if-not-exists setting answers `NotSupported`: `false`).
+    pub copy_create: bool,
+    /// `copy` with `WriteMode::Update` of the destination's current version
+    /// copied, and with a stale version was refused with `Precondition`.
+    pub copy_update: bool,
+    /// `list_dir` listed one level: the object directly under the prefix
+    /// and the sub-prefix, not what lies below it.
+    pub list_dir: bool,
+    /// After every object below a sub-prefix was deleted, `list_dir` no
+    /// longer listed it (stores that keep empty directories do).
+    pub emptied_dirs_vanish: bool,
+    /// `delete_many` of two objects and a missing key answered `Ok` for
+    /// each, in order, and removed both objects.
+    pub delete_many: bool,
 }
 
 impl Probe {
@@ -61,6 +77,11 @@ impl Probe {
             (self.atomic_update, "atomic_update"),
             (self.range_past_end_rejected, "range_past_end_rejected"),
             (self.file_and_dir_keys, "file_and_dir_keys"),
+            (self.copy_create, "copy_create"),
+            (self.copy_update, "copy_update"),
+            (self.list_dir, "list_dir"),
+            (self.emptied_dirs_vanish, "emptied_dirs_vanish"),
+            (self.delete_many, "delete_many"),
         ] {
             if !held {
                 out.push(name);
@@ -81,6 +102,12 @@ impl Probe {
         caps.conditional_update = self.conditional_update && self.versions;
         caps.atomic_update = self.atomic_update && caps.conditional_update;
         caps.appends = self.appends;
+        caps.copy_create = self.copy_create;
+        caps.copy_update = self.copy_update;
+        caps.emptied_dirs_vanish = self.emptied_dirs_vanish;
+        // Not observable in a few calls, so not claimed.
+        caps.atomic_rename = false;
+        caps.consistent_reads = false;
         caps
     }
 }
@@ -111,7 +138,16 @@ impl std::fmt::Display for Probe {
             "keys a and a/b together  {}",
             yes(self.file_and_dir_keys)
         )?;
-        write!(f, "appends                  {}", yes(self.appends))
+        writeln!(f, "appends                  {}", yes(self.appends))?;
+        writeln!(f, "copy refuses existing    {}", yes(self.copy_create))?;
+        writeln!(f, "copy on a version        {}", yes(self.copy_update))?;
+        writeln!(f, "list_dir one level       {}", yes(self.list_dir))?;
+        writeln!(
+            f,
+            "  emptied dirs vanish    {}",
+            yes(self.emptied_dirs_vanish)
+        )?;
+        write!(f, "delete_many              {}", yes(self.delete_many))
     }
 }
 
@@ -172,9 +208,6 @@ fn refused(result: Result<()>, accept: impl Fn(&Error) -> bool) -> Result<bool> 
 
 async fn run(storage: &dyn Storage, base: &str) -> Result<Probe> {
     let key = |name: &str| format!("{base}/{name}");
-    let conflict_or_unsupported = |e: &Error| {
-        e.is_already_exists() || e.is_precondition() || matches!(e, Error::NotSupported { .. })
-    };
 
     // Versions.
     let v1 = storage
@@ -258,6 +291,9 @@ async fn run(storage: &dyn Storage, base: &str) -> Result<Probe> {
     };
 
     let appends = probe_appends(storage, &key("append")).await?;
+    let copy_create = conditional_create && probe_copy_create(storage, base).await?;
+    let copy_update = conditional_update && probe_copy_update(storage, base).await?;
+    let (list_dir, emptied_dirs_vanish, delete_many) = probe_levels(storage, base).await?;
 
     Ok(Probe {
         appends,
@@ -268,6 +304,11 @@ async fn run(storage: &dyn Storage, base: &str) -> Result<Probe> {
         atomic_update,
         range_past_end_rejected,
         file_and_dir_keys,
+        copy_create,
+        copy_update,
+        list_dir,
+        emptied_dirs_vanish,
+        delete_many,
     })
 }
 
@@ -284,6 +325,87 @@ async fn probe_appends(storage: &dyn Storage, key: &str) -> Result<bool> {
     let durable = log.sync().await?;
     let meta = log.finish().await?;
     Ok(end == 6 && durable >= 6 && meta.size == 6 && storage.read(key).await? == "onetwo")
+}
+
+/// A refused call: `NotSupported` or the conflict of its mode answer
+/// "no"; a conflict where none was due too.
+fn conflict_or_unsupported(e: &Error) -> bool {
+    e.is_already_exists() || e.is_precondition() || matches!(e, Error::NotSupported { .. })
+}
+
+/// `copy(Create)` to a new key copies; onto it again is refused and changes
+/// nothing.
+async fn probe_copy_create(storage: &dyn Storage, base: &str) -> Result<bool> {
+    let (from, to) = (format!("{base}/copy-src"), format!("{base}/copy-create"));
+    storage.write(&from, Bytes::from_static(b"source")).await?;
+    let first = storage
+        .copy(&from, &to, WriteMode::Create)
+        .await
+        .map(|_| ());
+    if !refused(first, conflict_or_unsupported)? {
+        return Ok(false);
+    }
+    storage.write(&from, Bytes::from_static(b"changed")).await?;
+    match storage.copy(&from, &to, WriteMode::Create).await {
+        Ok(_) => Ok(false),
+        Err(e) if e.is_already_exists() => Ok(storage.read(&to).await? == "source"),
+        Err(Error::NotSupported { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `copy(Update)` on the destination's version copies; on a stale one is
+/// refused and changes nothing.
+async fn probe_copy_update(storage: &dyn Storage, base: &str) -> Result<bool> {
+    let (from, to) = (format!("{base}/copy-src"), format!("{base}/copy-update"));
+    storage.write(&from, Bytes::from_static(b"source")).await?;
+    let Some(v0) = storage
+        .write(&to, Bytes::from_static(b"old"))
+        .await?
+        .version
+    else {
+        return Ok(false);
+    };
+    let fresh = storage
+        .copy(&from, &to, WriteMode::Update(v0.clone()))
+        .await
+        .map(|_| ());
+    if !refused(fresh, conflict_or_unsupported)? {
+        return Ok(false);
+    }
+    storage.write(&from, Bytes::from_static(b"changed")).await?;
+    match storage.copy(&from, &to, WriteMode::Update(v0)).await {
+        Ok(_) => Ok(false),
+        Err(e) if e.is_precondition() => Ok(storage.read(&to).await? == "source"),
+        Err(Error::NotSupported { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// `list_dir` of a level holding an object and a sub-prefix, the same after
+/// the sub-prefix's only object was deleted, and `delete_many` on the way:
+/// `(list_dir, emptied_dirs_vanish, delete_many)`.
+async fn probe_levels(storage: &dyn Storage, base: &str) -> Result<(bool, bool, bool)> {
+    let level = format!("{base}/level");
+    let (top, below, other) = (
+        format!("{level}/top"),
+        format!("{level}/sub/below"),
+        format!("{base}/other"),
+    );
+    for key in [&top, &below, &other] {
+        storage.write(key, Bytes::from_static(b"x")).await?;
+    }
+    let listed = storage.list_dir(&level).await?;
+    let objects: Vec<&str> = listed.objects.iter().map(|m| m.path.as_str()).collect();
+    let list_dir = objects == [top.as_str()] && listed.dirs == [format!("{level}/sub")];
+
+    let paths = [below.clone(), format!("{base}/missing"), other.clone()];
+    let results = storage.delete_many(&paths).await;
+    let all_ok = results.len() == paths.len() && results.iter().all(|r| r.is_ok());
+    let delete_many = all_ok && !storage.exists(&below).await? && !storage.exists(&other).await?;
+
+    let emptied_dirs_vanish = storage.list_dir(&level).await?.dirs.is_empty();
+    Ok((list_dir, emptied_dirs_vanish, delete_many))
 }
 
 /// Races creates of one key; returns how many won.

@@ -9,6 +9,14 @@ use std::sync::Arc;
 use seerstore::conformance::{run, Capabilities};
 use seerstore::{Cached, LocalStorage, ObjectStorage, Storage};
 
+/// As for ObjectStorage over InMemory (tests/conformance.rs): `rename` is
+/// a copy then a delete.
+fn in_memory() -> Capabilities {
+    Capabilities::all()
+        .atomic_rename(false)
+        .conditional_copy(true, false)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_local_storage() -> seerstore::Result<()> {
     let dir =
@@ -20,7 +28,8 @@ async fn cached_local_storage() -> seerstore::Result<()> {
         .file_and_dir_keys(false)
         .sync_checks_existence(true)
         .key_limits(1024, 255)
-        .appends(true);
+        .appends(true)
+        .atomic_rename(true);
     let report = run(storage, &caps).await;
     println!("conformance[cached local]:\n{report}");
     report.assert_passed();
@@ -32,7 +41,7 @@ async fn cached_in_memory() -> seerstore::Result<()> {
     let store = Arc::new(object_store::memory::InMemory::new());
     let remote = ObjectStorage::new(store).with_prefix("tenant-1/sst");
     let storage: Arc<dyn Storage> = Arc::new(Cached::new(remote).with_block_size(4096));
-    let report = run(storage, &Capabilities::all()).await;
+    let report = run(storage, &in_memory()).await;
     println!("conformance[cached memory]:\n{report}");
     report.assert_passed();
     Ok(())
@@ -45,7 +54,7 @@ async fn cached_in_memory_default_blocks_small_capacity() -> seerstore::Result<(
     let store = Arc::new(object_store::memory::InMemory::new());
     let storage: Arc<dyn Storage> =
         Arc::new(Cached::new(ObjectStorage::new(store)).with_capacity(1 << 20));
-    let report = run(storage, &Capabilities::all()).await;
+    let report = run(storage, &in_memory()).await;
     println!("conformance[cached memory, 1 MiB]:\n{report}");
     report.assert_passed();
     Ok(())
@@ -65,7 +74,7 @@ async fn cached_in_memory_with_a_disk_tier() -> seerstore::Result<()> {
             .with_disk_tier(dir.path(), 4 << 20)
             .await?,
     );
-    let report = run(storage, &Capabilities::all()).await;
+    let report = run(storage, &in_memory()).await;
     println!("conformance[cached memory, disk tier]:\n{report}");
     report.assert_passed();
     Ok(())

@@ -18,12 +18,14 @@ async fn local_storage() -> seerstore::Result<()> {
         tempfile::tempdir().map_err(|e| seerstore::Error::io(seerstore::Operation::Open, "", e))?;
     let storage: Arc<dyn Storage> = Arc::new(LocalStorage::open(dir.path()).await?);
     // A filesystem cannot hold `a` as a file and as a directory; segments
-    // are limited to NAME_MAX (255 bytes); sync of a missing file is an error.
+    // are limited to NAME_MAX (255 bytes); sync of a missing file is an
+    // error; `rename` is still the trait's default copy then delete.
     let caps = Capabilities::all()
         .file_and_dir_keys(false)
         .sync_checks_existence(true)
         .key_limits(1024, 255)
-        .appends(true);
+        .appends(true)
+        .atomic_rename(true);
     let report = run(storage, &caps).await;
     print("local", &report);
     report.assert_passed();
@@ -34,7 +36,11 @@ async fn local_storage() -> seerstore::Result<()> {
 async fn object_storage_in_memory() -> seerstore::Result<()> {
     let store = Arc::new(object_store::memory::InMemory::new());
     let storage: Arc<dyn Storage> = Arc::new(ObjectStorage::new(store).with_prefix("tenant-1/sst"));
-    let report = run(storage, &Capabilities::all()).await;
+    // `rename` on an object store is a copy then a delete.
+    let caps = Capabilities::all()
+        .atomic_rename(false)
+        .conditional_copy(true, false);
+    let report = run(storage, &caps).await;
     print("memory", &report);
     report.assert_passed();
     Ok(())
@@ -54,11 +60,16 @@ async fn object_storage_local_file_system() -> seerstore::Result<()> {
     let storage: Arc<dyn Storage> = Arc::new(ObjectStorage::new(Arc::new(fs)));
     // object_store's LocalFileSystem: a filesystem again (no `a` and `a/b`),
     // and it implements `PutMode::Create` but not `PutMode::Update`
-    // (NotImplemented, which seerstore reports as NotSupported).
+    // (NotImplemented, which seerstore reports as NotSupported); `rename` is
+    // a copy then a delete; its delimiter listing reports every directory,
+    // also one left empty by deletes.
     let caps = Capabilities::all()
         .file_and_dir_keys(false)
         .key_limits(1024, 255)
-        .conditional(true, false);
+        .conditional(true, false)
+        .atomic_rename(false)
+        .conditional_copy(true, false)
+        .emptied_dirs_vanish(false);
     let report = run(storage, &caps).await;
     print("object_store-local", &report);
     report.assert_passed();

@@ -12,9 +12,12 @@ use seerstore::conformance::Capabilities;
 use seerstore::ObjectStorage;
 
 /// Azurite keeps every promise (it reports a missing blob's delete as
-/// NotFound, which seerstore turns into `Ok`).
+/// NotFound, which seerstore turns into `Ok`) but an atomic rename (Azure
+/// blobs have none: copy, then delete).
 fn caps() -> Capabilities {
     Capabilities::all()
+        .atomic_rename(false)
+        .conditional_copy(true, false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

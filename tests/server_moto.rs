@@ -15,9 +15,15 @@ fn moto() -> Option<S3Server> {
 }
 
 /// moto keeps every promise, including one winner among racing
-/// conditional writes.
+/// conditional writes, but an atomic rename (S3 has none: copy, then
+/// delete).
 fn caps(prefix: &str) -> Capabilities {
-    s3_key_limits(Capabilities::all(), prefix)
+    s3_key_limits(
+        Capabilities::all()
+            .atomic_rename(false)
+            .conditional_copy(true, false),
+        prefix,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

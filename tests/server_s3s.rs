@@ -24,10 +24,17 @@ fn s3s() -> Option<S3Server> {
 /// - it keeps each object's metadata in a file named after the base64 of
 ///   bucket and whole key (`.bucket-<b64>.object-<b64>.internal.json`), so
 ///   a whole key (prefix included) longer than 154 bytes fails with
-///   `File name too long` (HTTP 500) where S3 allows 1024.
+///   `File name too long` (HTTP 500) where S3 allows 1024;
+/// - it writes an object's data file and then its metadata file (the
+///   ETag), and a GET reads them apart, so a read racing a PUT can get the
+///   new bytes with the old ETag;
+/// - S3 has no rename: copy, then delete.
 fn caps(prefix: &str) -> Capabilities {
     const S3S_FS_MAX_KEY: usize = 154;
     Capabilities::all()
+        .atomic_rename(false)
+        .conditional_copy(true, false)
+        .consistent_reads(false)
         .file_and_dir_keys(false)
         .atomic_conditionals(false)
         .key_limits(S3S_FS_MAX_KEY - prefix.len() - 1, 255)

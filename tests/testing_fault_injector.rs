@@ -260,13 +260,20 @@ async fn passes_conformance_without_rules() -> seerstore::Result<()> {
         .file_and_dir_keys(false)
         .sync_checks_existence(true)
         .appends(true)
-        .key_limits(1024, 255);
+        .key_limits(1024, 255)
+        .atomic_rename(true);
     let report = run(local, &caps).await;
     println!("conformance[fault-injector over local]:\n{report}");
     report.assert_passed();
 
     let memory: Arc<dyn Storage> = Arc::new(FaultInjector::new(memory(), 1));
-    let report = run(memory, &Capabilities::all()).await;
+    let report = run(
+        memory,
+        &Capabilities::all()
+            .atomic_rename(false)
+            .conditional_copy(true, false),
+    )
+    .await;
     println!("conformance[fault-injector over memory]:\n{report}");
     report.assert_passed();
     Ok(())

@@ -16,7 +16,10 @@
 //!
 //! let store = object_store::memory::InMemory::new();
 //! let storage = Arc::new(seerstore::ObjectStorage::new(Arc::new(store)));
-//! let report = run(storage, &Capabilities::all()).await;
+//! // Every promise but an atomic rename: on object stores `rename` is a
+//! // copy then a delete.
+//! let caps = Capabilities::all().atomic_rename(false).conditional_copy(true, false);
+//! let report = run(storage, &caps).await;
 //! report.assert_passed();
 //! # }
 //! ```
@@ -68,6 +71,31 @@ pub struct Capabilities {
     /// `Storage::appender` works (local disk); object stores answer
     /// `Error::NotSupported`, which the suite then checks instead.
     pub appends: bool,
+    /// `copy` and `rename` with `WriteMode::Create` refuse an existing
+    /// destination (given `conditional_create`). `false` where the store
+    /// has no copy-if-absent: object_store's S3 client answers
+    /// `NotSupported` unless it was built with an `S3CopyIfNotExists`
+    /// setting the server understands.
+    pub copy_create: bool,
+    /// `copy` and `rename` with `WriteMode::Update` check the destination's
+    /// version (given `conditional_update`). `false` where the backend can
+    /// only copy unconditionally (object_store has no copy on a version).
+    pub copy_update: bool,
+    /// `rename` is atomic: no reader sees both keys, or neither. `false` on
+    /// object stores, where `rename` is a copy then a delete of the source.
+    pub atomic_rename: bool,
+    /// `read_with` pairs each version's bytes with its own version and size
+    /// also while the object is being replaced. `false` where the server
+    /// keeps an object's bytes and its ETag apart and replaces them one
+    /// after the other: s3s-fs writes the data file, then a metadata file,
+    /// and reads them separately, so a GET racing a PUT can return the new
+    /// bytes with the old ETag.
+    pub consistent_reads: bool,
+    /// A sub-prefix whose objects were all deleted no longer appears in
+    /// `list_dir`'s `dirs`. `false` where empty directories stay and a
+    /// one-level read reports them: object_store's `LocalFileSystem`
+    /// (without `with_automatic_cleanup`) lists every directory.
+    pub emptied_dirs_vanish: bool,
 }
 
 impl Capabilities {
@@ -87,6 +115,11 @@ impl Capabilities {
             large_object_bytes: 24 << 20,
             concurrency: 16,
             appends: false,
+            copy_create: true,
+            copy_update: true,
+            atomic_rename: true,
+            consistent_reads: true,
+            emptied_dirs_vanish: true,
         }
     }
 
@@ -149,6 +182,37 @@ impl Capabilities {
         self
     }
 
+    /// Sets `copy_create` and `copy_update`: whether `copy` and `rename`
+    /// honour `WriteMode::Create` and `WriteMode::Update` (each also needs
+    /// the write capability of the same name).
+    #[must_use]
+    pub fn conditional_copy(mut self, create: bool, update: bool) -> Self {
+        self.copy_create = create;
+        self.copy_update = update;
+        self
+    }
+
+    /// Sets `atomic_rename`.
+    #[must_use]
+    pub fn atomic_rename(mut self, yes: bool) -> Self {
+        self.atomic_rename = yes;
+        self
+    }
+
+    /// Sets `consistent_reads`.
+    #[must_use]
+    pub fn consistent_reads(mut self, yes: bool) -> Self {
+        self.consistent_reads = yes;
+        self
+    }
+
+    /// Sets `emptied_dirs_vanish`.
+    #[must_use]
+    pub fn emptied_dirs_vanish(mut self, yes: bool) -> Self {
+        self.emptied_dirs_vanish = yes;
+        self
+    }
+
     /// Sets the size of the large-object check.
     #[must_use]
     pub fn large_object_bytes(mut self, bytes: usize) -> Self {
@@ -183,6 +247,16 @@ pub enum Requirement {
     FileAndDirKeys,
     /// [`Capabilities::appends`].
     Appends,
+    /// [`Capabilities::copy_create`] (and `conditional_create`).
+    CopyCreate,
+    /// [`Capabilities::copy_update`] (and `conditional_update`).
+    CopyUpdate,
+    /// [`Capabilities::atomic_rename`].
+    AtomicRename,
+    /// [`Capabilities::consistent_reads`].
+    ConsistentReads,
+    /// [`Capabilities::emptied_dirs_vanish`].
+    EmptiedDirsVanish,
 }
 
 impl Requirement {
@@ -196,6 +270,11 @@ impl Requirement {
             Requirement::AtomicUpdate => caps.atomic_update && caps.versions,
             Requirement::FileAndDirKeys => caps.file_and_dir_keys,
             Requirement::Appends => caps.appends,
+            Requirement::CopyCreate => caps.copy_create && caps.conditional_create,
+            Requirement::CopyUpdate => caps.copy_update && caps.conditional_update && caps.versions,
+            Requirement::AtomicRename => caps.atomic_rename,
+            Requirement::ConsistentReads => caps.consistent_reads,
+            Requirement::EmptiedDirsVanish => caps.emptied_dirs_vanish,
         }
     }
 
@@ -209,6 +288,11 @@ impl Requirement {
             Requirement::AtomicUpdate => "atomic_update",
             Requirement::FileAndDirKeys => "file_and_dir_keys",
             Requirement::Appends => "appends",
+            Requirement::CopyCreate => "copy_create",
+            Requirement::CopyUpdate => "copy_update",
+            Requirement::AtomicRename => "atomic_rename",
+            Requirement::ConsistentReads => "consistent_reads",
+            Requirement::EmptiedDirsVanish => "emptied_dirs_vanish",
         }
     }
 }

@@ -185,11 +185,12 @@ fn unlink_object(
             _ => return Ok(false),
         },
     }
+    let replacing = inner.handles.replacing(key);
     match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
         Ok(()) => {}
         Err(e) if e == Errno::NOENT => return Ok(false),
         Err(e) => return Err(io_err(e.into())),
     }
-    inner.handles.invalidate(key);
+    drop(replacing);
     Ok(true)
 }

@@ -195,9 +195,10 @@ fn lock_dirs(step: &RenameStep<'_>) -> io::Result<(DirLock, Option<DirLock>)> {
 /// THE publish step, for writes and renames alike. Under the lock of each
 /// directory involved: checks the source ([`Source::Object`]), checks
 /// `mode` against the target, stamps the file with a fresh modification
-/// time (see the module docs), renames, and drops the cached handles of
-/// `keys` (the source and destination keys). The caller fsyncs the
-/// directories afterwards (outside the lock: the lock orders renames, the
+/// time (see the module docs), and renames, with nothing cached for `keys`
+/// (the source and destination keys) meanwhile
+/// ([`HandleCache::replacing`](super::handles::HandleCache::replacing)).
+/// The caller fsyncs the directories afterwards (outside the lock: the lock orders renames, the
 /// fsync makes them durable). On `Ok`, `from` no longer names the object;
 /// for [`Source::Object`] the target's `stat` after the rename is returned
 /// (taken under the lock, so it is the renamed file's).
@@ -273,6 +274,12 @@ pub(crate) fn rename_checked(
         Source::TempFile => stamp(step.from_dir, step.from, floor)?,
         Source::Object => None,
     };
+    // Nothing is cached for the keys from here until the rename is done,
+    // so a read racing it never keeps a handle on the replaced file.
+    let replacing: Vec<_> = keys
+        .iter()
+        .map(|key| inner.handles.replacing(key))
+        .collect();
     match mode {
         WriteMode::Create => rename_noreplace(step)?,
         _ => rustix::fs::renameat(step.from_dir, step.from, step.to_dir, step.to)?,
@@ -285,9 +292,7 @@ pub(crate) fn rename_checked(
     if let Some(stamped) = stamped {
         lock.raise_high_water(stamped);
     }
-    for key in keys {
-        inner.handles.invalidate(key);
-    }
+    drop(replacing);
     Ok(match step.source {
         Source::TempFile => None,
         Source::Object => Some(rustix::fs::statat(

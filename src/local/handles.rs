@@ -1,10 +1,13 @@
 //! A bounded cache of open read handles, so reads do not open the file on
 //! every call.
 //!
-//! Entries are invalidated when this storage publishes or deletes the key.
-//! A reader that opened a file while an invalidation ran does not insert its
-//! (possibly stale) handle: every invalidation bumps an epoch, and an insert
-//! only happens if the epoch is the one seen before the open. Changes made by
+//! Entries are invalidated when this storage publishes or deletes the key,
+//! before the rename (or unlink) and again after it ([`HandleCache::replacing`]);
+//! in between nothing is cached for the key's shard, so a read that misses
+//! opens the file afresh. A reader that opened a file while an invalidation
+//! ran does not insert its (possibly stale) handle: every invalidation bumps
+//! an epoch, and an insert only happens if the epoch is the one seen before
+//! the open. Changes made by
 //! other processes are not seen through a cached handle until it is evicted
 //! (a cached handle still reads one whole version: files are replaced by
 //! rename, never rewritten in place).
@@ -181,6 +184,9 @@ struct State {
     entries: HashMap<String, Entry>,
     /// Bumped by every invalidation.
     epoch: u64,
+    /// Keys of this shard being replaced or removed right now: no handle is
+    /// cached while any is.
+    replacing: u32,
     /// Logical clock for least-recently-used eviction.
     clock: u64,
 }
@@ -338,7 +344,7 @@ impl HandleCache {
         let shard = self.shard(key);
         let evicted = {
             let mut state = shard.lock();
-            if state.epoch != epoch {
+            if state.epoch != epoch || state.replacing > 0 {
                 return;
             }
             let mut evicted = None;
@@ -365,10 +371,28 @@ impl HandleCache {
         drop(evicted);
     }
 
-    /// Forgets `key` (its file was replaced or removed).
+    /// Forgets `key` now and again when the guard drops, and caches nothing
+    /// for its shard in between: hold it across the rename or unlink that
+    /// replaces or removes the file. Forgetting only afterwards would leave
+    /// a window in which a reader whose `head` already saw the new file
+    /// still got the old one from the cache (and `read_with` built from
+    /// `head` and a read would pair one version's bytes with another's).
+    pub(crate) fn replacing<'a>(&'a self, key: &'a str) -> Replacing<'a> {
+        self.forget(key, |state| state.replacing += 1);
+        Replacing { cache: self, key }
+    }
+
+    /// Forgets `key`'s handle now: for a change that needs no guard (a
+    /// failed `Update` that saw another file, a file grown by an appender).
     pub(crate) fn invalidate(&self, key: &str) {
+        self.forget(key, |_| {});
+    }
+
+    /// Drops `key`'s entry after `change`, bumping the epoch and generation.
+    fn forget(&self, key: &str, change: impl FnOnce(&mut State)) {
         let removed = {
             let mut state = self.shard(key).lock();
+            change(&mut state);
             state.epoch += 1;
             let removed = state.entries.remove(key);
             self.generation.fetch_add(1, Ordering::Release);
@@ -381,6 +405,21 @@ impl HandleCache {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| s.lock().entries.len()).sum()
+    }
+}
+
+/// A key being replaced or removed; see [`HandleCache::replacing`].
+#[must_use = "the key counts as replaced until the guard drops"]
+pub(crate) struct Replacing<'a> {
+    cache: &'a HandleCache,
+    key: &'a str,
+}
+
+impl Drop for Replacing<'_> {
+    fn drop(&mut self) {
+        self.cache.forget(self.key, |state| {
+            state.replacing = state.replacing.saturating_sub(1);
+        });
     }
 }
 
@@ -424,11 +463,33 @@ mod tests {
     fn invalidation_blocks_stale_insert() {
         let cache = HandleCache::new(8);
         let epoch = cache.get("k").expect_err("miss");
-        cache.invalidate("k");
+        drop(cache.replacing("k"));
         cache.insert("k", handle(), epoch);
         assert!(
             cache.get("k").is_err(),
             "a handle opened before an invalidation must not be cached"
+        );
+    }
+
+    #[test]
+    fn nothing_is_cached_while_a_key_is_replaced() {
+        let cache = HandleCache::new(8);
+        let replacing = cache.replacing("k");
+        // A reader opens the old file after the first invalidation, before
+        // the rename: its handle must not be served once the rename is done.
+        let epoch = cache.get("k").expect_err("miss");
+        cache.insert("k", handle(), epoch);
+        // (the rename happens here)
+        assert!(
+            cache.get("k").is_err(),
+            "a handle opened while the key was being replaced was cached"
+        );
+        drop(replacing);
+        let epoch = cache.get("k").expect_err("miss");
+        cache.insert("k", handle(), epoch);
+        assert!(
+            cache.get("k").is_ok(),
+            "caching resumes after the replacement"
         );
     }
 
@@ -446,7 +507,7 @@ mod tests {
         cache.insert("k", first, epoch);
         assert_eq!(cache.with_local("k", |h| h.size), Some(1));
         assert_eq!(cache.with_local("k", |h| h.size), Some(1), "from the copy");
-        cache.invalidate("k");
+        drop(cache.replacing("k"));
         assert_eq!(cache.with_local("k", |h| h.size), None, "the copy is stale");
         let epoch = cache.get("k").expect_err("miss");
         let mut second = handle();

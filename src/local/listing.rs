@@ -111,7 +111,14 @@ pub(crate) fn list_dir(inner: &Inner, prefix: &str) -> Result<Listing> {
     for entry in &level.entries {
         let key = format!("{}{}", level.base, entry.name);
         match entry.kind {
-            Kind::Dir => listing.dirs.push(key),
+            // Only a directory that holds an object (at any depth) is a
+            // sub-prefix: one whose objects were all deleted is not, as on
+            // object stores.
+            Kind::Dir => {
+                if holds_an_object(op, fd, &entry.name, &format!("{key}/"))? {
+                    listing.dirs.push(key);
+                }
+            }
             Kind::Object => {
                 if let Some(meta) = object_meta(op, fd, &entry.name, key)? {
                     listing.objects.push(meta);
@@ -123,6 +130,31 @@ pub(crate) fn list_dir(inner: &Inner, prefix: &str) -> Result<Listing> {
     // strings they are (`a` before `a-`), as `Listing` says.
     listing.dirs.sort_unstable();
     Ok(listing)
+}
+
+/// Whether the directory `name` in `parent` (keys below it start with
+/// `base`) holds an object, at any depth. Stops at the first one found: in
+/// the common case one directory read per sub-prefix.
+fn holds_an_object(op: Operation, parent: BorrowedFd<'_>, name: &str, base: &str) -> Result<bool> {
+    let dir = match rustix::fs::openat(parent, name, dir_flags() | OFlags::NOFOLLOW, Mode::empty())
+    {
+        Ok(dir) => dir,
+        Err(e) if is_gone(e) || e == Errno::LOOP => return Ok(false),
+        Err(e) => return Err(Error::io(op, base.trim_end_matches('/'), e.into())),
+    };
+    let dir = Dir::new(dir).map_err(|e| Error::io(op, base.trim_end_matches('/'), e.into()))?;
+    let level = Level::read(op, dir, base.to_owned(), |_, _| true)?;
+    if level.entries.iter().any(|entry| entry.kind == Kind::Object) {
+        return Ok(true);
+    }
+    let fd = level.fd()?;
+    for entry in &level.entries {
+        let below = format!("{base}{}/", entry.name);
+        if holds_an_object(op, fd, &entry.name, &below)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The directory of `prefix` (validated or empty), `None` if there is none.

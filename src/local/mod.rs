@@ -169,7 +169,10 @@ use resolve::{dir_flags, read_flags, Resolver};
 ///   `list`.
 /// * [`list_dir`](Storage::list_dir) is one read of the prefix's directory
 ///   (plus a `stat` per object); symlinks and temporary files are never
-///   listed, as in `list`.
+///   listed, as in `list`. A sub-directory is listed only if it holds an
+///   object at some depth (a read of it, and of its sub-directories until
+///   one is found), so a prefix whose objects were all deleted is gone, as
+///   on object stores.
 /// * [`delete_many`](Storage::delete_many) groups the keys by directory,
 ///   unlinks on up to four blocking-pool tasks at once, and fsyncs each
 ///   directory once per group instead of once per key.

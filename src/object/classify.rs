@@ -70,6 +70,13 @@ fn chain_has_io_kind(err: &(dyn StdError + 'static), kind: std::io::ErrorKind) -
     false
 }
 
+/// Whether a listing failed because its prefix runs through an object
+/// (`a/b` where `a` is an object) on a store kept on a filesystem, which
+/// answers `NotADirectory`: there is nothing below it, an empty listing.
+pub(crate) fn lists_below_an_object(err: &Error) -> bool {
+    chain_has_io_kind(err, std::io::ErrorKind::NotADirectory)
+}
+
 /// Converts an object_store error for `op` on `path` (the key relative to
 /// the storage prefix). `expected` is the version a conditional update
 /// asked for, named by [`Error::Precondition`].

@@ -8,7 +8,7 @@ use crate::error::{Error, Operation, Result};
 use crate::retry::{retry, RetryState};
 use crate::storage::{ListOptions, Listing, ObjectMeta};
 
-use super::{from_object_store, ObjectStorage};
+use super::{classify, from_object_store, ObjectStorage};
 
 impl ObjectStorage {
     /// The body of `list` and `list_with`: the keys under `prefix`, after
@@ -73,7 +73,13 @@ impl ObjectStorage {
                 .await
                 .map_err(|e| from_object_store(op, prefix, None, e))
         })
-        .await?;
+        .await;
+        let level = match level {
+            // Nothing is below an object (a store on a filesystem answers
+            // `NotADirectory`).
+            Err(e) if classify::lists_below_an_object(&e) => return Ok(Listing::default()),
+            other => other?,
+        };
         let mut objects: Vec<ObjectMeta> = level
             .objects
             .iter()
@@ -161,6 +167,10 @@ impl ListState {
                         continue;
                     };
                     return Some(Ok(storage.meta(&key, &meta)));
+                }
+                Some(Err(err)) if classify::lists_below_an_object(&err) => {
+                    self.done = true;
+                    return None;
                 }
                 Some(Err(err)) => {
                     let delay = if err.is_retryable() {

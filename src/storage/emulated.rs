@@ -38,10 +38,19 @@ pub(crate) async fn read_with<S: Storage + ?Sized>(
         let meta = storage.head(path).await.map_err(|e| e.relabel(op))?;
         options.check_conditions(op, &meta)?;
         let range = options.range_in(op, path, meta.size)?;
-        let data = storage
-            .read_range(path, range.clone())
-            .await
-            .map_err(|e| e.relabel(op))?;
+        let data = match storage.read_range(path, range.clone()).await {
+            Ok(data) => data,
+            // Replaced by a shorter object since the `head`: read it again.
+            Err(e @ Error::InvalidRange { .. }) => {
+                let after = storage.head(path).await.map_err(|e| e.relabel(op))?;
+                if after.version == meta.version && after.size == meta.size {
+                    return Err(e.relabel(op));
+                }
+                pause_before_rereading(attempt).await;
+                continue;
+            }
+            Err(e) => return Err(e.relabel(op)),
+        };
         if meta.version.is_none() {
             return Ok(ReadResult { meta, range, data });
         }
@@ -49,7 +58,7 @@ pub(crate) async fn read_with<S: Storage + ?Sized>(
         if after.version == meta.version {
             return Ok(ReadResult { meta, range, data });
         }
-        tokio::time::sleep(Duration::from_micros(100 << attempt.min(4))).await;
+        pause_before_rereading(attempt).await;
     }
     Err(Error::Io {
         op,
@@ -59,6 +68,12 @@ pub(crate) async fn read_with<S: Storage + ?Sized>(
             "the object was replaced during every attempt to read it",
         ),
     })
+}
+
+/// The short, growing pause before an emulated `read_with` tries again on
+/// an object that was replaced under it.
+async fn pause_before_rereading(attempt: u32) {
+    tokio::time::sleep(Duration::from_micros(100 << attempt.min(4))).await;
 }
 
 /// `list`, filtered: every key under the prefix is still listed (and

@@ -104,6 +104,22 @@ pub async fn probe_agrees(backend: &str, storage: &dyn Storage, caps: &Capabilit
         "{backend}: range past the end accepted"
     );
     assert_eq!(found.appends, caps.appends, "{backend}: appends");
+    assert_eq!(
+        found.copy_create,
+        caps.copy_create && caps.conditional_create,
+        "{backend}: copy(Create)"
+    );
+    assert_eq!(
+        found.copy_update,
+        caps.copy_update && caps.conditional_update,
+        "{backend}: copy(Update)"
+    );
+    assert!(found.list_dir, "{backend}: list_dir lists one level");
+    assert_eq!(
+        found.emptied_dirs_vanish, caps.emptied_dirs_vanish,
+        "{backend}: emptied dirs vanish from list_dir"
+    );
+    assert!(found.delete_many, "{backend}: delete_many");
     // Atomicity can only be observed one way: a store declared atomic must
     // show exactly one winner; one declared non-atomic may get lucky.
     if caps.atomic_create {

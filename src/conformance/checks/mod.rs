@@ -4,8 +4,14 @@
 #![allow(clippy::single_range_in_vec_init, clippy::reversed_empty_ranges)]
 
 mod appends;
+mod copies;
+mod deletes;
+mod listing;
 mod paths;
+mod read_with;
+mod read_with_races;
 mod reads;
+mod renames;
 mod streaming;
 mod writes;
 
@@ -244,6 +250,136 @@ pub(super) static ALL: &[Check] = &[
         Requirement::Appends,
         "appends after finish fail with Closed and write nothing"
     ),
+    // read_with
+    check!(
+        read_with::read_with_pairs_data_and_meta,
+        Requirement::None,
+        "read_with returns the bytes asked for with the whole object's size and the current version, and the range read"
+    ),
+    check!(
+        read_with::read_with_if_match,
+        Requirement::Versions,
+        "if_match of the current version reads; of a stale or unknown one is Precondition"
+    ),
+    check!(
+        read_with::read_with_if_none_match,
+        Requirement::Versions,
+        "if_none_match of the current version is NotModified; of another one a plain read"
+    ),
+    check!(
+        read_with::read_with_invalid_ranges,
+        Requirement::None,
+        "an inverted or past-end range is InvalidRange carrying the size"
+    ),
+    check!(
+        read_with::read_with_clamp_to_size,
+        Requirement::None,
+        "clamp_to_size cuts a range at the end; a start past the end is still InvalidRange"
+    ),
+    check!(
+        read_with::read_with_missing_and_invalid,
+        Requirement::None,
+        "read_with of a missing object is NotFound, of an invalid key InvalidPath"
+    ),
+    check!(
+        read_with_races::read_with_consistent_under_replacement,
+        Requirement::ConsistentReads,
+        "while the object is replaced, read_with pairs each version with its own bytes and size"
+    ),
+    check!(
+        read_with_races::read_with_compare_and_swap_counter,
+        Requirement::AtomicUpdate,
+        "increments by read_with and write_with(Update(version)) from racing tasks are never lost"
+    ),
+    // Listing
+    check!(
+        listing::list_with_offset_yields_keys_after,
+        Requirement::None,
+        "list_with(p, offset k) yields exactly the keys under p greater than k"
+    ),
+    check!(
+        listing::list_with_invalid_offset_rejected,
+        Requirement::None,
+        "an offset that cannot be (a prefix of) a key yields InvalidPath"
+    ),
+    check!(
+        listing::list_dir_lists_one_level,
+        Requirement::None,
+        "list_dir gives the objects directly under p and its sub-prefixes, as sorted paths from the root"
+    ),
+    check!(
+        listing::list_dir_missing_and_invalid,
+        Requirement::None,
+        "list_dir of a missing prefix is empty, of an invalid one InvalidPath"
+    ),
+    check!(
+        listing::list_dir_hides_unfinished_writes,
+        Requirement::None,
+        "temporary files of unfinished writes never appear in list_dir"
+    ),
+    check!(
+        listing::list_dir_forgets_emptied_dirs,
+        Requirement::EmptiedDirsVanish,
+        "a sub-prefix whose objects were all deleted is no longer listed"
+    ),
+    // delete_many
+    check!(
+        deletes::delete_many_results_in_order,
+        Requirement::None,
+        "delete_many returns one result per path, in order: missing Ok, invalid InvalidPath, the others deleted"
+    ),
+    check!(
+        deletes::delete_many_deletes_many_keys,
+        Requirement::None,
+        "delete_many of more keys than one batch request takes deletes them all"
+    ),
+    // copy
+    check!(
+        copies::copy_overwrite_copies_whole,
+        Requirement::None,
+        "copy puts the whole source at the destination and leaves the source as it was"
+    ),
+    check!(
+        copies::copy_create_refuses_existing,
+        Requirement::CopyCreate,
+        "copy(Create) onto an existing key is AlreadyExists and changes nothing"
+    ),
+    check!(
+        copies::copy_update_requires_current_version,
+        Requirement::CopyUpdate,
+        "copy(Update(v)) is Precondition unless v is the destination's current version"
+    ),
+    check!(
+        copies::copy_bad_input_changes_nothing,
+        Requirement::None,
+        "copy of a missing source is NotFound, onto itself or with an invalid key InvalidPath; nothing changes"
+    ),
+    // rename
+    check!(
+        renames::rename_moves_object,
+        Requirement::None,
+        "after rename the destination holds the source's bytes and the source is gone"
+    ),
+    check!(
+        renames::rename_create_refuses_existing,
+        Requirement::CopyCreate,
+        "rename(Create) onto an existing key is AlreadyExists and keeps both"
+    ),
+    check!(
+        renames::rename_update_requires_current_version,
+        Requirement::CopyUpdate,
+        "rename(Update(v)) is Precondition unless v is the destination's current version"
+    ),
+    check!(
+        renames::rename_bad_input_changes_nothing,
+        Requirement::None,
+        "rename of a missing source is NotFound, onto itself or with an invalid key InvalidPath; nothing changes"
+    ),
+    check!(
+        renames::rename_is_atomic,
+        Requirement::AtomicRename,
+        "no reader sees a renamed object at both keys"
+    ),
 ];
 
 /// Deterministic pseudo-random numbers, so failures repeat.
@@ -297,4 +433,111 @@ pub(crate) fn show(bytes: &[u8]) -> String {
     } else {
         format!("<{} bytes starting {:?}>", bytes.len(), &bytes[..16])
     }
+}
+
+/// An `InvalidPath` error.
+pub(crate) fn is_invalid_path(e: &Error) -> bool {
+    matches!(e, Error::InvalidPath { .. })
+}
+
+/// Keys every backend must refuse.
+pub(crate) fn bad_keys() -> Vec<String> {
+    let mut keys: Vec<String> = [
+        "",
+        "/abs",
+        "a/",
+        "a//b",
+        ".",
+        "..",
+        "a/./b",
+        "a/../b",
+        "../escape",
+        "x/..",
+        "back\\slash",
+        "nul\0byte",
+        "new\nline",
+        "del\u{7f}",
+        ".seerstore-tmp.1",
+        "a/.seerstore-tmp-x/b",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    keys.push("k".repeat(crate::path::MAX_PATH_BYTES + 1));
+    keys
+}
+
+/// An `InvalidRange` error.
+pub(crate) fn is_invalid_range(e: &Error) -> bool {
+    matches!(e, Error::InvalidRange { .. })
+}
+
+/// Checks the size an InvalidRange carries, where it carries one.
+pub(crate) fn size_carried(what: &str, e: &Error, size: u64) -> super::Outcome {
+    if let Error::InvalidRange {
+        size: Some(carried),
+        ..
+    } = e
+    {
+        ensure!(
+            *carried == size,
+            "{what}: InvalidRange carries size {carried}, object has {size}"
+        );
+    }
+    Ok(())
+}
+
+/// One stored object as seen by `head` and `read`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub(crate) path: String,
+    pub(crate) size: u64,
+    pub(crate) version: Option<String>,
+    pub(crate) data: Bytes,
+}
+
+/// Every object under `prefix`, sorted by key, with its version and bytes:
+/// compared before and after calls that must change nothing.
+pub(crate) async fn snapshot(storage: &dyn Storage, prefix: &str) -> Result<Vec<Seen>, String> {
+    let mut seen = Vec::new();
+    for path in list_keys(storage, prefix).await? {
+        let meta = step(&format!("head({path:?})"), storage.head(&path).await)?;
+        let data = step(&format!("read({path:?})"), storage.read(&path).await)?;
+        seen.push(Seen {
+            path,
+            size: meta.size,
+            version: meta.version,
+            data,
+        });
+    }
+    Ok(seen)
+}
+
+/// Fails unless `after` equals `before`, naming `what` changed them.
+pub(crate) fn unchanged(what: &str, before: &[Seen], after: &[Seen]) -> super::Outcome {
+    if before == after {
+        return Ok(());
+    }
+    let keys = |v: &[Seen]| v.iter().map(|s| s.path.clone()).collect::<Vec<_>>();
+    if keys(before) != keys(after) {
+        return Err(format!(
+            "{what} changed the stored keys: {:?} -> {:?}",
+            keys(before),
+            keys(after)
+        ));
+    }
+    for (b, a) in before.iter().zip(after) {
+        ensure!(
+            b == a,
+            "{what} changed {:?}: size {} -> {}, version {:?} -> {:?}, bytes {} -> {}",
+            b.path,
+            b.size,
+            a.size,
+            b.version,
+            a.version,
+            show(&b.data),
+            show(&a.data)
+        );
+    }
+    Ok(())
 }

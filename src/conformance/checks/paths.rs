@@ -3,40 +3,9 @@
 use bytes::Bytes;
 use futures::StreamExt;
 
-use super::{ensure, expect_err, list_keys, pattern, step};
+use super::{bad_keys, ensure, expect_err, is_invalid_path, list_keys, pattern, step};
 use crate::conformance::{Context, Outcome};
 use crate::{Error, WriteMode};
-
-fn is_invalid_path(e: &Error) -> bool {
-    matches!(e, Error::InvalidPath { .. })
-}
-
-/// Keys every backend must refuse.
-fn bad_keys() -> Vec<String> {
-    let mut keys: Vec<String> = [
-        "",
-        "/abs",
-        "a/",
-        "a//b",
-        ".",
-        "..",
-        "a/./b",
-        "a/../b",
-        "../escape",
-        "x/..",
-        "back\\slash",
-        "nul\0byte",
-        "new\nline",
-        "del\u{7f}",
-        ".seerstore-tmp.1",
-        "a/.seerstore-tmp-x/b",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect();
-    keys.push("k".repeat(crate::path::MAX_PATH_BYTES + 1));
-    keys
-}
 
 pub(super) async fn invalid_paths_rejected_everywhere(cx: Context) -> Outcome {
     let s = &*cx.storage;
@@ -248,6 +217,12 @@ pub(super) async fn list_prefix_whole_segments(cx: Context) -> Outcome {
     ensure!(
         one.is_empty(),
         "list of an object's own key = {one:?}, expected nothing"
+    );
+    // Nor is a prefix running through an object an error: nothing is below.
+    let below = list_keys(s, &cx.key("L0x/below")).await?;
+    ensure!(
+        below.is_empty(),
+        "list below an object = {below:?}, expected nothing"
     );
     Ok(())
 }

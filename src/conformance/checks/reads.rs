@@ -4,28 +4,9 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use super::{ensure, expect_err, pattern, show, step, Rng};
+use super::{ensure, expect_err, is_invalid_range, pattern, show, size_carried, step, Rng};
 use crate::conformance::{Context, Outcome};
 use crate::{Error, Operation};
-
-fn is_invalid_range(e: &Error) -> bool {
-    matches!(e, Error::InvalidRange { .. })
-}
-
-/// Checks the size an InvalidRange carries, where it carries one.
-fn size_carried(what: &str, e: &Error, size: u64) -> Outcome {
-    if let Error::InvalidRange {
-        size: Some(carried),
-        ..
-    } = e
-    {
-        ensure!(
-            *carried == size,
-            "{what}: InvalidRange carries size {carried}, object has {size}"
-        );
-    }
-    Ok(())
-}
 
 pub(super) async fn read_range_exact_bytes(cx: Context) -> Outcome {
     let s = &*cx.storage;
