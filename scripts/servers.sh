@@ -339,8 +339,11 @@ _servers_start_once() {
     gcs_bin="$(_servers_fake_gcs_bin)"
 
     _servers_log "starting moto, s3s-fs, azurite, fake-gcs-server on 127.0.0.1 (logs in ${log_dir})"
-    _servers_spawn moto "${SERVERS_VENV}/bin/moto_server" "${log_dir}/moto.log" \
-        "${SERVERS_VENV}/bin/moto_server" -H 127.0.0.1 -p "${moto_port}"
+    # moto through scripts/moto_server.py: its conditional writes atomic,
+    # as S3's are (see that file).
+    _servers_spawn moto "${SERVERS_ROOT}/scripts/moto_server.py" "${log_dir}/moto.log" \
+        "${SERVERS_VENV}/bin/python" "${SERVERS_ROOT}/scripts/moto_server.py" \
+        -H 127.0.0.1 -p "${moto_port}"
     moto_pid="${_SERVERS_PID}"
     _servers_spawn s3s-fs "${SERVERS_CARGO_ROOT}/bin/s3s-fs" "${log_dir}/s3s-fs.log" \
         "${SERVERS_CARGO_ROOT}/bin/s3s-fs" --host 127.0.0.1 --port "${s3s_port}" \

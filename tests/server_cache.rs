@@ -34,6 +34,7 @@ fn s3(server: &str, tag: &str) -> Option<Arc<dyn ObjectStore>> {
         .with_endpoint(endpoint)
         .with_allow_http(true)
         .with_virtual_hosted_style_request(false)
+        .with_copy_if_not_exists(object_store::aws::S3CopyIfNotExists::Multipart)
         .with_region(region)
         .with_access_key_id(key_id)
         .with_secret_access_key(secret)

@@ -79,6 +79,31 @@ impl ObjectStorage {
         path: &str,
         options: ReadOptions,
     ) -> Result<ReadResult> {
+        let if_match = options.if_match.is_some();
+        match self.read_with_conditions(path, options).await {
+            // Azure (and Azurite) answer `If-Match` on a missing blob with
+            // 412, S3 and GCS with 404: a failed `if_match` costs one more
+            // request, a head, which tells a missing object apart.
+            Err(err @ Error::Precondition { .. }) if if_match => {
+                let location = self.prefix.object_path(OP, path)?;
+                let missing = retry(&self.retry, self.limit(), OP, path, |_| async {
+                    match super::store_head(self.store.as_ref(), &location).await {
+                        Ok(_) => Ok(false),
+                        Err(object_store::Error::NotFound { .. }) => Ok(true),
+                        Err(e) => Err(from_object_store(OP, path, None, e)),
+                    }
+                })
+                .await;
+                match missing {
+                    Ok(true) => Err(Error::not_found(OP, path)),
+                    _ => Err(err),
+                }
+            }
+            other => other,
+        }
+    }
+
+    async fn read_with_conditions(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
         let location = &self.prefix.object_path(OP, path)?;
         if let Some(range) = &options.range {
             check_order(OP, path, std::slice::from_ref(range))?;

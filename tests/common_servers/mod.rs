@@ -174,10 +174,20 @@ impl S3Server {
     }
 
     /// A hand-built object_store client, set up the way the README tells
-    /// users to: path-style requests, the status connector, no retries of
-    /// its own.
+    /// users to: [`builder`](Self::builder) with copy-if-not-exists by
+    /// multipart copy (as `open` sets for a custom endpoint).
     #[cfg(feature = "aws")]
     pub fn client(&self) -> object_store::aws::AmazonS3 {
+        self.builder()
+            .with_copy_if_not_exists(object_store::aws::S3CopyIfNotExists::Multipart)
+            .build()
+            .expect("S3 builder")
+    }
+
+    /// The client's builder: path-style requests, the status connector, no
+    /// retries of its own, and no copy-if-not-exists setting.
+    #[cfg(feature = "aws")]
+    pub fn builder(&self) -> object_store::aws::AmazonS3Builder {
         object_store::aws::AmazonS3Builder::new()
             .with_endpoint(&self.endpoint)
             .with_allow_http(true)
@@ -191,8 +201,6 @@ impl S3Server {
                 max_retries: 0,
                 ..Default::default()
             })
-            .build()
-            .expect("S3 builder")
     }
 }
 

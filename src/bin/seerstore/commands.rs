@@ -108,6 +108,12 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
                     "atomic_update": found.atomic_update,
                     "range_past_end_rejected": found.range_past_end_rejected,
                     "file_and_dir_keys": found.file_and_dir_keys,
+                    "appends": found.appends,
+                    "copy_create": found.copy_create,
+                    "copy_update": found.copy_update,
+                    "list_dir": found.list_dir,
+                    "emptied_dirs_vanish": found.emptied_dirs_vanish,
+                    "delete_many": found.delete_many,
                     "missing": missing,
                 });
                 println_out(&value.to_string())?;
