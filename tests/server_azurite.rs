@@ -11,6 +11,8 @@ use object_store::azure::MicrosoftAzureBuilder;
 use seerstore::conformance::Capabilities;
 use seerstore::ObjectStorage;
 
+mod expected;
+
 /// Azurite keeps every promise (it reports a missing blob's delete as
 /// NotFound, which seerstore turns into `Ok`) but an atomic rename (Azure
 /// blobs have none: copy, then delete).
@@ -26,7 +28,13 @@ async fn azurite_through_open_url() -> seerstore::Result<()> {
         return Ok(());
     };
     let storage = a.open(a.endpoint(), &unique_prefix("open"), &[]).await;
-    conformance("Azurite via open", storage, caps()).await;
+    conformance(
+        "Azurite via open",
+        storage,
+        caps(),
+        &expected::object_store(&[]),
+    )
+    .await;
     Ok(())
 }
 
@@ -56,7 +64,13 @@ async fn azurite_through_hand_built_client() -> seerstore::Result<()> {
         .expect("Azure builder");
     let prefix = unique_prefix("client");
     let storage = Arc::new(ObjectStorage::new(Arc::new(store)).with_prefix(&prefix));
-    conformance("Azurite via ObjectStorage::new", storage, caps()).await;
+    conformance(
+        "Azurite via ObjectStorage::new",
+        storage,
+        caps(),
+        &expected::object_store(&[]),
+    )
+    .await;
     Ok(())
 }
 

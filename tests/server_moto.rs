@@ -10,6 +10,8 @@ use common_servers::{conformance, probe_agrees, s3_key_limits, unique_prefix, S3
 use seerstore::conformance::Capabilities;
 use seerstore::ObjectStorage;
 
+mod expected;
+
 fn moto() -> Option<S3Server> {
     S3Server::from_env("moto", "MOTO")
 }
@@ -31,7 +33,13 @@ async fn moto_through_open_url() -> seerstore::Result<()> {
     let Some(m) = moto() else { return Ok(()) };
     let prefix = unique_prefix("open");
     let storage = seerstore::open(&m.url(&prefix)).await?;
-    conformance("moto via open", storage, caps(&prefix)).await;
+    conformance(
+        "moto via open",
+        storage,
+        caps(&prefix),
+        &expected::object_store(&[]),
+    )
+    .await;
     Ok(())
 }
 
@@ -40,7 +48,13 @@ async fn moto_through_hand_built_client() -> seerstore::Result<()> {
     let Some(m) = moto() else { return Ok(()) };
     let prefix = unique_prefix("client");
     let storage = Arc::new(ObjectStorage::new(Arc::new(m.client())).with_prefix(&prefix));
-    conformance("moto via ObjectStorage::new", storage, caps(&prefix)).await;
+    conformance(
+        "moto via ObjectStorage::new",
+        storage,
+        caps(&prefix),
+        &expected::object_store(&[]),
+    )
+    .await;
     Ok(())
 }
 

@@ -12,6 +12,8 @@ use common_servers::{conformance, probe_agrees, unique_prefix, S3Server};
 use seerstore::conformance::Capabilities;
 use seerstore::{ObjectStorage, Storage};
 
+mod expected;
+
 fn s3s() -> Option<S3Server> {
     S3Server::from_env("s3s-fs", "S3S")
 }
@@ -45,7 +47,19 @@ async fn s3s_fs_through_open_url() -> seerstore::Result<()> {
     let Some(s) = s3s() else { return Ok(()) };
     let prefix = unique_prefix("open");
     let storage = seerstore::open(&s.url(&prefix)).await?;
-    conformance("s3s-fs via open", storage, caps(&prefix)).await;
+    conformance(
+        "s3s-fs via open",
+        storage,
+        caps(&prefix),
+        &expected::object_store(&[
+            "file_and_dir_keys",
+            "racing_creates_one_winner",
+            "racing_updates_one_winner",
+            "read_with_consistent_under_replacement",
+            "read_with_compare_and_swap_counter",
+        ]),
+    )
+    .await;
     Ok(())
 }
 
@@ -55,7 +69,19 @@ async fn s3s_fs_through_hand_built_client() -> seerstore::Result<()> {
     let store = s.client();
     let prefix = unique_prefix("client");
     let storage = Arc::new(ObjectStorage::new(Arc::new(store)).with_prefix(&prefix));
-    conformance("s3s-fs via ObjectStorage::new", storage, caps(&prefix)).await;
+    conformance(
+        "s3s-fs via ObjectStorage::new",
+        storage,
+        caps(&prefix),
+        &expected::object_store(&[
+            "file_and_dir_keys",
+            "racing_creates_one_winner",
+            "racing_updates_one_winner",
+            "read_with_consistent_under_replacement",
+            "read_with_compare_and_swap_counter",
+        ]),
+    )
+    .await;
     Ok(())
 }
 

@@ -11,6 +11,8 @@ use seerstore::conformance::{run, Capabilities};
 use seerstore::testing::{is_injected, FaultInjector, FaultKind, FaultRule, Trigger};
 use seerstore::{Error, LocalStorage, ObjectStorage, Operation, Storage, WriteMode};
 
+mod expected;
+
 fn memory() -> ObjectStorage {
     ObjectStorage::new(Arc::new(object_store::memory::InMemory::new()))
 }
@@ -264,7 +266,7 @@ async fn passes_conformance_without_rules() -> seerstore::Result<()> {
         .atomic_rename(true);
     let report = run(local, &caps).await;
     println!("conformance[fault-injector over local]:\n{report}");
-    report.assert_passed();
+    report.assert_outcomes(&expected::LOCAL);
 
     let memory: Arc<dyn Storage> = Arc::new(FaultInjector::new(memory(), 1));
     let report = run(
@@ -275,6 +277,6 @@ async fn passes_conformance_without_rules() -> seerstore::Result<()> {
     )
     .await;
     println!("conformance[fault-injector over memory]:\n{report}");
-    report.assert_passed();
+    report.assert_outcomes(&expected::object_store(&[]));
     Ok(())
 }

@@ -20,6 +20,8 @@
 //! // copy then a delete.
 //! let caps = Capabilities::all().atomic_rename(false).conditional_copy(true, false);
 //! let report = run(storage, &caps).await;
+//! // Or `report.assert_outcomes(&[..])`, naming the checks expected to be
+//! // not applicable, so that a change of `caps` shows as a diff.
 //! report.assert_passed();
 //! # }
 //! ```
@@ -245,6 +247,8 @@ pub enum Requirement {
     AtomicUpdate,
     /// [`Capabilities::file_and_dir_keys`].
     FileAndDirKeys,
+    /// [`Capabilities::sync_checks_existence`].
+    SyncChecksExistence,
     /// [`Capabilities::appends`].
     Appends,
     /// [`Capabilities::copy_create`] (and `conditional_create`).
@@ -269,6 +273,7 @@ impl Requirement {
             Requirement::ConditionalUpdate => caps.conditional_update && caps.versions,
             Requirement::AtomicUpdate => caps.atomic_update && caps.versions,
             Requirement::FileAndDirKeys => caps.file_and_dir_keys,
+            Requirement::SyncChecksExistence => caps.sync_checks_existence,
             Requirement::Appends => caps.appends,
             Requirement::CopyCreate => caps.copy_create && caps.conditional_create,
             Requirement::CopyUpdate => caps.copy_update && caps.conditional_update && caps.versions,
@@ -287,6 +292,7 @@ impl Requirement {
             Requirement::ConditionalUpdate => "conditional_update",
             Requirement::AtomicUpdate => "atomic_update",
             Requirement::FileAndDirKeys => "file_and_dir_keys",
+            Requirement::SyncChecksExistence => "sync_checks_existence",
             Requirement::Appends => "appends",
             Requirement::CopyCreate => "copy_create",
             Requirement::CopyUpdate => "copy_update",
@@ -396,6 +402,35 @@ impl Report {
             "{} conformance check(s) failed:\n{}\n\n{self}",
             failures.len(),
             failures.join("\n")
+        );
+    }
+}
+
+impl Report {
+    /// Names of the checks that were not applicable, in suite order.
+    pub fn not_applicable_names(&self) -> Vec<&'static str> {
+        self.results
+            .iter()
+            .filter(|(_, s)| matches!(s, Status::NotApplicable(_)))
+            .map(|(name, _)| *name)
+            .collect()
+    }
+
+    /// [`assert_passed`](Self::assert_passed), and that exactly the checks
+    /// named in `not_applicable` were not applicable (in any order): every
+    /// other check of the suite ran and passed. Pin a backend's list with
+    /// this, so that a change of its [`Capabilities`] that turns checks on
+    /// or off shows as a diff of the list.
+    #[track_caller]
+    pub fn assert_outcomes(&self, not_applicable: &[&str]) {
+        self.assert_passed();
+        let mut found = self.not_applicable_names();
+        found.sort_unstable();
+        let mut expected = not_applicable.to_vec();
+        expected.sort_unstable();
+        assert_eq!(
+            found, expected,
+            "the checks not applicable differ from those expected\n\n{self}"
         );
     }
 }

@@ -103,6 +103,11 @@ pub(super) static ALL: &[Check] = &[
         "every reading method reports a missing object as NotFound"
     ),
     check!(
+        reads::sync_of_missing_not_found,
+        Requirement::SyncChecksExistence,
+        "sync of a missing object is NotFound"
+    ),
+    check!(
         reads::read_ranges_equal_read_range,
         Requirement::None,
         "read_ranges equals read_range per range, in order"

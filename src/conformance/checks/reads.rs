@@ -120,6 +120,17 @@ pub(super) async fn read_range_inverted_invalid(cx: Context) -> Outcome {
     Ok(())
 }
 
+pub(super) async fn sync_of_missing_not_found(cx: Context) -> Outcome {
+    let key = cx.key("missing/object.sst");
+    expect_err(
+        "sync",
+        cx.storage.sync(&key).await,
+        "NotFound",
+        Error::is_not_found,
+    )?;
+    Ok(())
+}
+
 pub(super) async fn missing_object_not_found(cx: Context) -> Outcome {
     let s = &*cx.storage;
     let key = cx.key("missing/object.sst");
@@ -148,9 +159,6 @@ pub(super) async fn missing_object_not_found(cx: Context) -> Outcome {
         !step("exists", s.exists(&key).await)?,
         "exists() of a missing object is true"
     );
-    if cx.caps.sync_checks_existence {
-        expect_err("sync", s.sync(&key).await, "NotFound", nf)?;
-    }
     // A key whose parent is missing, and one whose "parent" is an object.
     step(
         "write",
