@@ -80,6 +80,9 @@ impl ObjectStorage {
         options: ReadOptions,
     ) -> Result<ReadResult> {
         let if_match = options.if_match.is_some();
+        // A version no store could have given is refused before any
+        // request (and before the head below).
+        Conditions::new(path, &options)?;
         match self.read_with_conditions(path, options).await {
             // Azure (and Azurite) answer `If-Match` on a missing blob with
             // 412, S3 and GCS with 404: a failed `if_match` costs one more
