@@ -15,6 +15,8 @@ mod delete;
 mod keys;
 mod landed;
 mod list;
+mod put;
+mod ranges;
 mod read;
 mod writer;
 
@@ -26,11 +28,11 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::multipart::MultipartStore;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{GetOptions, ObjectStore, PutMode};
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Operation, Result};
-use crate::retry::{retry, retry_read, retry_write, Deadline, RetryConfig};
+use crate::retry::{retry, retry_read, retry_write, RetryConfig};
 use crate::storage::{
     check_order, check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
     StorageAppender, StorageWriter, WriteMode,
@@ -38,6 +40,7 @@ use crate::storage::{
 
 pub(crate) use classify::from_object_store;
 use keys::{decode_version, encode_version, Prefix};
+use ranges::merge_ranges;
 use writer::ObjectWriter;
 
 /// Default part size of streaming uploads: 8 MiB (S3's minimum is 5 MiB).
@@ -338,125 +341,6 @@ impl ObjectStorage {
         })
         .await
     }
-
-    /// One attempt at a ranged GET of a non-empty range, body included.
-    /// Returns the bytes and the object's size.
-    async fn get_range_once(
-        &self,
-        op: Operation,
-        key: &str,
-        location: &Path,
-        range: &Range<u64>,
-        deadline: Deadline,
-    ) -> Result<(Bytes, u64)> {
-        let options = GetOptions {
-            range: Some(GetRange::Bounded(range.clone())),
-            ..GetOptions::default()
-        };
-        let result = match self.store.get_opts(location, options).await {
-            Ok(result) => result,
-            Err(err) => return Err(from_object_store(op, key, None, err)),
-        };
-        let size = result.meta.size;
-        check_range(op, key, range, size)?;
-        let bytes = body::collect(result, &deadline)
-            .await
-            .map_err(|e| from_object_store(op, key, None, e))?;
-        let expected = range.end - range.start;
-        if bytes.len() as u64 != expected {
-            return Err(Error::io(
-                op,
-                key,
-                std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("asked for {expected} bytes, got {}", bytes.len()),
-                ),
-            ));
-        }
-        Ok((bytes, size))
-    }
-
-    async fn get_range(
-        &self,
-        op: Operation,
-        key: &str,
-        location: &Path,
-        range: Range<u64>,
-    ) -> Result<(Bytes, u64)> {
-        let range = &range;
-        let result = retry_read(&self.retry, self.limit(), op, key, |_, deadline| {
-            self.get_range_once(op, key, location, range, deadline)
-        })
-        .await;
-        match result {
-            // Stores disagree on a range past the end (S3 and GCS answer 416
-            // or the tail, InMemory and LocalFileSystem error): a permanent
-            // failure of a ranged read is checked against the size, with a
-            // head retried on its own (not inside the failed attempt, where
-            // one dropped connection would leave the error unexplained).
-            Err(
-                err @ Error::ObjectStore {
-                    retryable: false, ..
-                },
-            ) => {
-                if let Ok(meta) = self.head_location(op, key, location).await {
-                    check_range(op, key, range, meta.size)?;
-                }
-                Err(err)
-            }
-            other => other,
-        }
-    }
-
-    /// Writes once; a retried conditional write that conflicts is checked
-    /// against the object's bytes (our earlier attempt may have landed).
-    #[allow(clippy::too_many_arguments)]
-    async fn put_once(
-        &self,
-        attempt: u32,
-        key: &str,
-        location: &Path,
-        data: &Bytes,
-        mode: &WriteMode,
-        put_mode: &PutMode,
-        deadline: Deadline,
-    ) -> Result<ObjectMeta> {
-        let op = Operation::Write;
-        let options = PutOptions {
-            mode: put_mode.clone(),
-            ..PutOptions::default()
-        };
-        let expected = match mode {
-            WriteMode::Update(v) => Some(v.as_str()),
-            _ => None,
-        };
-        match self
-            .store
-            .put_opts(location, PutPayload::from(data.clone()), options)
-            .await
-        {
-            Ok(result) => Ok(
-                ObjectMeta::new(key, data.len() as u64).with_version(encode_version(
-                    result.e_tag.as_deref(),
-                    result.version.as_deref(),
-                )),
-            ),
-            Err(err) => {
-                let err = from_object_store(op, key, expected, err);
-                let conflict = err.is_already_exists() || err.is_precondition();
-                if attempt < 2 || !conflict {
-                    return Err(err);
-                }
-                // An earlier attempt may have landed and lost its answer.
-                let written = landed::Written::Bytes(data);
-                match landed::landed(self.store.as_ref(), location, written, &deadline).await {
-                    Ok(Some(current)) => Ok(self.meta(key, &current)),
-                    Ok(None) => Err(err),
-                    Err(e) => Err(from_object_store(op, key, None, e)),
-                }
-            }
-        }
-    }
 }
 
 /// `ObjectStoreExt`'s helpers return futures that are not `Send`; these
@@ -484,29 +368,6 @@ async fn store_delete(store: &dyn ObjectStore, location: &Path) -> object_store:
     let mut deleted = store.delete_stream(stream::once(async move { Ok(location) }).boxed());
     while deleted.try_next().await?.is_some() {}
     Ok(())
-}
-
-/// Ranges merged when less than `coalesce` apart, sorted by start; no
-/// merge makes a range longer than [`MAX_MERGED_RANGE`].
-fn merge_ranges(ranges: &[Range<u64>], coalesce: u64) -> Vec<Range<u64>> {
-    let mut sorted: Vec<Range<u64>> = ranges.iter().filter(|r| r.start < r.end).cloned().collect();
-    // The longest first among equal starts, so the others fall inside it.
-    sorted.sort_unstable_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
-    let mut merged: Vec<Range<u64>> = Vec::with_capacity(sorted.len());
-    for range in sorted {
-        match merged.last_mut() {
-            // Inside the last range, or near enough and short enough.
-            Some(last)
-                if range.end <= last.end
-                    || (range.start <= last.end.saturating_add(coalesce)
-                        && range.end - last.start <= MAX_MERGED_RANGE) =>
-            {
-                last.end = last.end.max(range.end);
-            }
-            _ => merged.push(range),
-        }
-    }
-    merged
 }
 
 #[async_trait]
