@@ -10,9 +10,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 use seerstore::{LocalStorage, Storage};
@@ -128,26 +127,15 @@ async fn sigkill_keeps_every_synced_byte() -> TestResult {
     let mut rng = Rng(0x0a99_e4d5_eed0_0001);
     let mut torn_tails = 0;
     for round in 1..=ROUNDS {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "torture_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ROOT_ENV, &root)
-            .env(CHILD_ROUND_ENV, round.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let (mut child, mut stdout) = support::spawn_ready_child(
+            "torture_child",
+            &[
+                (CHILD_ROOT_ENV, root.as_os_str()),
+                (CHILD_ROUND_ENV, round.to_string().as_ref()),
+            ],
+            round,
+        )?;
         let mut line = String::new();
-        // It may share a line with the harness's "test torture_child ... ".
-        while !line.trim_end().ends_with("ready") {
-            line.clear();
-            let n = stdout.read_line(&mut line)?;
-            assert!(n > 0, "round {round}: the child exited before it was ready");
-        }
         // Kill after a random number of acknowledged commits.
         let commits = 1 + rng.below(400);
         let mut last_durable = 0u64;

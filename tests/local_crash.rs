@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -81,27 +80,14 @@ async fn sigkill_leaves_old_or_new_and_open_sweeps() -> TestResult {
     let mut rng = Rng(0x5eed_5707_e000_0001);
     let mut rounds_with_object = 0;
     for round in 0..8u64 {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "crash_child_writes_forever",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ROOT_ENV, &root)
-            .env(CHILD_START_ENV, (round * 1000).to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        // Kill at a random moment after the child published its first
-        // object (its "ready"), not at a moment a slow start may not reach.
-        let mut lines = std::io::BufReader::new(child.stdout.take().ok_or("child stdout")?);
-        let mut line = String::new();
-        while !line.trim_end().ends_with("ready") {
-            line.clear();
-            let n = std::io::BufRead::read_line(&mut lines, &mut line)?;
-            assert!(n > 0, "round {round}: the child exited before it was ready");
-        }
+        let (mut child, _stdout) = support::spawn_ready_child(
+            "crash_child_writes_forever",
+            &[
+                (CHILD_ROOT_ENV, root.as_os_str()),
+                (CHILD_START_ENV, (round * 1000).to_string().as_ref()),
+            ],
+            round,
+        )?;
         let delay = rng.next() % 400;
         tokio::time::sleep(Duration::from_millis(delay)).await;
         child.kill()?; // SIGKILL

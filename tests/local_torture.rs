@@ -13,9 +13,8 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -180,28 +179,14 @@ async fn sigkill_at_random_moments_leaves_acked_or_in_flight_state() -> TestResu
     let mut rng = Rng(0x7021_7e57_5eed_0001);
     let (mut landed, mut not_landed, mut litter_rounds) = (0, 0, 0);
     for round in 1..=ROUNDS {
-        let mut child = Command::new(std::env::current_exe()?)
-            .args([
-                "--exact",
-                "torture_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD_ROOT_ENV, &root)
-            .env(CHILD_SEED_ENV, round.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        // Kill at a random moment after the child is working (its "ready").
-        // The test harness prints its own lines first.
-        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        let mut line = String::new();
-        // It may share a line with the harness's "test torture_child ... ".
-        while !line.trim_end().ends_with("ready") {
-            line.clear();
-            let n = stdout.read_line(&mut line)?;
-            assert!(n > 0, "round {round}: the child exited before it was ready");
-        }
+        let (mut child, _stdout) = support::spawn_ready_child(
+            "torture_child",
+            &[
+                (CHILD_ROOT_ENV, root.as_os_str()),
+                (CHILD_SEED_ENV, round.to_string().as_ref()),
+            ],
+            round,
+        )?;
         let delay = 5 + rng.below(150);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         child.kill()?; // SIGKILL

@@ -476,3 +476,40 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// Starts this test binary again, running only its test `child`, with
+/// `envs` set and stdout piped, and waits until the child prints "ready"
+/// (it may share a line with the harness's `test child ... `). Returns the
+/// child and the rest of its stdout. Panics, naming `round`, if the child
+/// exits first.
+pub fn spawn_ready_child(
+    child: &str,
+    envs: &[(&str, &std::ffi::OsStr)],
+    round: impl fmt::Display,
+) -> std::io::Result<(
+    std::process::Child,
+    std::io::BufReader<std::process::ChildStdout>,
+)> {
+    use std::io::BufRead;
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command
+        .args(["--exact", child, "--nocapture", "--test-threads=1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    for (name, value) in envs {
+        command.env(name, value);
+    }
+    let mut process = command.spawn()?;
+    let stdout = process
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdout"))?;
+    let mut stdout = std::io::BufReader::new(stdout);
+    let mut line = String::new();
+    while !line.trim_end().ends_with("ready") {
+        line.clear();
+        let n = stdout.read_line(&mut line)?;
+        assert!(n > 0, "round {round}: the child exited before it was ready");
+    }
+    Ok((process, stdout))
+}
