@@ -47,7 +47,7 @@ use tracing::Instrument;
 
 pub use builder::LocalStorageBuilder;
 use handles::{Handle, HandleCache};
-use inline::{buffer_for, read_rest, NowaitSupport, INLINE_READ_MAX};
+use inline::{buffer_for, NowaitSupport, INLINE_READ_MAX};
 use publish::{is_regular, meta_of};
 use resolve::{read_flags, Resolver};
 
@@ -330,35 +330,56 @@ impl LocalStorage {
         }
     }
 
-    /// The cached handle of `key` if reads may be tried inline; `None` when
-    /// inline reads are off or the file is not open (opening may wait for
-    /// the disk: that is left to the blocking pool).
-    fn inline_handle(&self, key: &str) -> Option<Handle> {
-        if !self.inner.nowait.supported() {
-            return None;
-        }
-        self.inner.handles.with_local(key, Handle::clone)
-    }
-
-    /// Reads `ranges` from a cached handle: each inline from the page cache
-    /// as far as it goes (at most [`INLINE_READ_MAX`] bytes per call), the
-    /// remainders together in one blocking-pool task. Each buffer is
-    /// allocated once, at its range's length.
-    async fn read_inline(
+    /// Reads `wanted` of `key`. A handle cached for this thread is read
+    /// inline, range by range, from the page cache as far as it goes (at
+    /// most [`INLINE_READ_MAX`] bytes per call), and the remainders in one
+    /// blocking-pool task (see [`Wanted`]); without one, or with inline
+    /// reads off, one blocking-pool task opens and reads (opening may wait
+    /// for the disk). Each buffer is allocated once, at its range's length.
+    async fn read_through(
         &self,
         op: Operation,
         path: &str,
         key: &str,
-        handle: Handle,
-        ranges: &[Range<u64>],
+        wanted: Wanted<'_>,
     ) -> Result<Vec<Bytes>> {
+        if self.inner.nowait.supported() {
+            // On this thread's copy of the handle: no shared state written
+            // on a page-cache hit.
+            let attempt = self.inner.handles.with_local(key, |handle| {
+                wanted.with_ranges(handle.size, |ranges| {
+                    self.fill_inline(op, key, handle, ranges)
+                })
+            });
+            if let Some(filled) = attempt {
+                return self.read_remainders(op, path, key, wanted, filled?).await;
+            }
+        }
+        let key = key.to_owned();
+        let fixed = wanted.fixed().map(<[Range<u64>]>::to_vec);
+        self.run(op, path, move |inner| {
+            let wanted = fixed.as_deref().map_or(Wanted::Whole, Wanted::Ranges);
+            inner.read_wanted(op, &key, wanted)
+        })
+        .await
+    }
+
+    /// The inline half of [`read_through`](Self::read_through): checks
+    /// every range against the handle's size, then fills each buffer from
+    /// the page cache without waiting for the disk.
+    fn fill_inline(
+        &self,
+        op: Operation,
+        key: &str,
+        handle: &Handle,
+        ranges: &[Range<u64>],
+    ) -> Result<Filled> {
         for range in ranges {
             check_range(op, key, range, handle.size)?;
         }
         let mut budget = INLINE_READ_MAX;
         let mut out: Vec<Bytes> = Vec::with_capacity(ranges.len());
-        // (index in `out`, offset, buffer, bytes already filled)
-        let mut rest: Vec<(usize, u64, Vec<u8>, usize)> = Vec::new();
+        let mut rest: Vec<Remainder> = Vec::new();
         for (index, range) in ranges.iter().enumerate() {
             let mut buf = buffer_for(range).map_err(|e| Error::io(op, key, e))?;
             let filled = if buf.len() <= budget {
@@ -374,14 +395,45 @@ impl LocalStorage {
                 rest.push((index, range.start, buf, filled));
             }
         }
-        if rest.is_empty() {
+        // The handle outlives this thread's copy only when a remainder
+        // must still be read from it.
+        let file = (!rest.is_empty()).then(|| Arc::clone(&handle.file));
+        Ok(Filled { out, rest, file })
+    }
+
+    /// The blocking half of [`read_through`](Self::read_through): what the
+    /// page cache could not serve, from the same handle.
+    async fn read_remainders(
+        &self,
+        op: Operation,
+        path: &str,
+        key: &str,
+        wanted: Wanted<'_>,
+        filled: Filled,
+    ) -> Result<Vec<Bytes>> {
+        let Filled {
+            mut out,
+            mut rest,
+            file,
+        } = filled;
+        let Some(file) = file else {
             return Ok(out);
+        };
+        if let (Wanted::Range(_), [(_, _, buf, _)]) = (wanted, rest.as_slice()) {
+            if buf.len() <= cold::QUEUED_READ_MAX {
+                if let Some((index, offset, buf, filled)) = rest.pop() {
+                    let data = cold::read(&self.inner, file, offset, buf, filled)
+                        .await
+                        .map_err(|e| Error::io(op, key, e))?;
+                    out[index] = Bytes::from(data);
+                    return Ok(out);
+                }
+            }
         }
         let owned_key = key.to_owned();
         let finished = self
             .run(op, path, move |_| {
-                cold::read_rests(&handle.file, &mut rest)
-                    .map_err(|e| Error::io(op, &owned_key, e))?;
+                cold::read_rests(&file, &mut rest).map_err(|e| Error::io(op, &owned_key, e))?;
                 Ok(rest)
             })
             .await?;
@@ -449,17 +501,19 @@ impl Inner {
         }
     }
 
-    /// Reads every range from one handle; all ranges are checked against
-    /// the size before anything is allocated.
-    fn read_ranges(&self, op: Operation, key: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+    /// Reads `wanted` from one handle (opening it on a miss); all ranges
+    /// are checked against the size before anything is allocated.
+    fn read_wanted(&self, op: Operation, key: &str, wanted: Wanted<'_>) -> Result<Vec<Bytes>> {
         let handle = self.handle(op, key)?;
-        for range in ranges {
-            check_range(op, key, range, handle.size)?;
-        }
-        ranges
-            .iter()
-            .map(|range| read_at(&handle.file, range).map_err(|e| Error::io(op, key, e)))
-            .collect()
+        wanted.with_ranges(handle.size, |ranges| {
+            for range in ranges {
+                check_range(op, key, range, handle.size)?;
+            }
+            ranges
+                .iter()
+                .map(|range| read_at(&handle.file, range).map_err(|e| Error::io(op, key, e)))
+                .collect()
+        })
     }
 
     fn delete(&self, key: &str) -> Result<()> {
@@ -493,60 +547,67 @@ fn read_at(file: &File, range: &Range<u64>) -> io::Result<Bytes> {
     Ok(Bytes::from(buf))
 }
 
+/// Which bytes of an object a read wants.
+#[derive(Clone, Copy)]
+enum Wanted<'a> {
+    /// One range (`read_range`): a remainder the page cache could not
+    /// serve, of up to [`cold::QUEUED_READ_MAX`] bytes, waits in the
+    /// cold-read queue instead of taking a blocking-pool task of its own.
+    Range(&'a Range<u64>),
+    /// Ranges of one handle (`read_ranges`): the remainders are read
+    /// together in one blocking-pool task.
+    Ranges(&'a [Range<u64>]),
+    /// The whole file, as long as its handle says it is (`read`).
+    Whole,
+}
+
+impl<'a> Wanted<'a> {
+    /// The ranges named up front; `None` for [`Wanted::Whole`], whose range
+    /// depends on the handle.
+    fn fixed(self) -> Option<&'a [Range<u64>]> {
+        match self {
+            Wanted::Range(range) => Some(std::slice::from_ref(range)),
+            Wanted::Ranges(ranges) => Some(ranges),
+            Wanted::Whole => None,
+        }
+    }
+
+    /// Runs `f` on the ranges wanted of a file of `size` bytes.
+    fn with_ranges<R>(self, size: u64, f: impl FnOnce(&[Range<u64>]) -> R) -> R {
+        match self.fixed() {
+            Some(ranges) => f(ranges),
+            None => f(&[0..size]),
+        }
+    }
+}
+
+/// The part of a read the page cache could not serve: (index in the
+/// output, offset, buffer, bytes already filled).
+type Remainder = (usize, u64, Vec<u8>, usize);
+
+/// What an inline read of a cached handle got from the page cache.
+struct Filled {
+    /// One entry per range; empty where a [`Remainder`] is still to read.
+    out: Vec<Bytes>,
+    rest: Vec<Remainder>,
+    /// The handle's file, kept only while `rest` is not empty.
+    file: Option<Arc<handles::HandleFile>>,
+}
+
 #[async_trait]
 impl Storage for LocalStorage {
     /// A cached handle is first read inline (see
     /// [`LocalStorageBuilder::inline_reads`]); otherwise, or for what the
-    /// page cache could not serve, one blocking-pool task.
+    /// page cache could not serve, the cold-read queue or one blocking-pool
+    /// task.
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
         crate::trace::traced("local", Operation::ReadRange, path, async move {
             let op = Operation::ReadRange;
             let key = validate_path(op, path)?;
-            if self.inner.nowait.supported() {
-                // Inline attempt on this thread's copy of the handle; no shared
-                // state written on a page-cache hit.
-                let attempt = self.inner.handles.with_local(key, |handle| {
-                    check_range(op, key, &range, handle.size)?;
-                    let mut buf = buffer_for(&range).map_err(|e| Error::io(op, key, e))?;
-                    let filled = if buf.len() <= INLINE_READ_MAX {
-                        self.inner.nowait.fill(&handle.file, range.start, &mut buf)
-                    } else {
-                        0
-                    };
-                    if filled == buf.len() {
-                        Ok(Ok(Bytes::from(buf)))
-                    } else {
-                        Ok(Err((handle.clone(), buf, filled)))
-                    }
-                });
-                match attempt {
-                    None => {}
-                    Some(Err(e)) => return Err(e),
-                    Some(Ok(Ok(bytes))) => return Ok(bytes),
-                    Some(Ok(Err((handle, buf, filled)))) if buf.len() <= cold::QUEUED_READ_MAX => {
-                        return cold::read(&self.inner, handle.file, range.start, buf, filled)
-                            .await
-                            .map(Bytes::from)
-                            .map_err(|e| Error::io(op, key, e));
-                    }
-                    Some(Ok(Err((handle, mut buf, filled)))) => {
-                        let key = key.to_owned();
-                        return self
-                            .run(op, path, move |_| {
-                                read_rest(&handle.file, range.start, &mut buf, filled)
-                                    .map_err(|e| Error::io(op, &key, e))?;
-                                Ok(Bytes::from(buf))
-                            })
-                            .await;
-                    }
-                }
-            }
-            let key = key.to_owned();
-            self.run(op, path, move |inner| {
-                let mut out = inner.read_ranges(op, &key, std::slice::from_ref(&range))?;
-                Ok(out.pop().unwrap_or_default())
-            })
-            .await
+            let mut out = self
+                .read_through(op, path, key, Wanted::Range(&range))
+                .await?;
+            Ok(out.pop().unwrap_or_default())
         })
         .await
     }
@@ -562,12 +623,7 @@ impl Storage for LocalStorage {
                 // What calling `read_range` for each of no ranges gives.
                 return Ok(Vec::new());
             }
-            if let Some(handle) = self.inline_handle(key) {
-                return self.read_inline(op, path, key, handle, ranges).await;
-            }
-            let key = key.to_owned();
-            let ranges = ranges.to_vec();
-            self.run(op, path, move |inner| inner.read_ranges(op, &key, &ranges))
+            self.read_through(op, path, key, Wanted::Ranges(ranges))
                 .await
         })
         .await
@@ -577,19 +633,8 @@ impl Storage for LocalStorage {
         crate::trace::traced("local", Operation::Read, path, async move {
             let op = Operation::Read;
             let key = validate_path(op, path)?;
-            if let Some(handle) = self.inline_handle(key) {
-                let range = 0..handle.size;
-                let mut out = self
-                    .read_inline(op, path, key, handle, std::slice::from_ref(&range))
-                    .await?;
-                return Ok(out.pop().unwrap_or_default());
-            }
-            let key = key.to_owned();
-            self.run(op, path, move |inner| {
-                let handle = inner.handle(op, &key)?;
-                read_at(&handle.file, &(0..handle.size)).map_err(|e| Error::io(op, &key, e))
-            })
-            .await
+            let mut out = self.read_through(op, path, key, Wanted::Whole).await?;
+            Ok(out.pop().unwrap_or_default())
         })
         .await
     }
