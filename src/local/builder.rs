@@ -4,12 +4,10 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use crate::error::{Error, Operation, Result};
+use crate::in_flight::InFlight;
 
 use super::handles::HandleCache;
 use super::inline::NowaitSupport;
@@ -131,8 +129,7 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
         nowait: NowaitSupport::new(builder.inline_reads),
         cold: cold::ColdReads::default(),
         readahead: builder.readahead,
-        running: AtomicUsize::new(0),
-        idle: Notify::new(),
+        tasks: Arc::new(InFlight::default()),
     };
     if sweep {
         list::sweep(&inner);

@@ -25,17 +25,16 @@ use std::io;
 use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use rustix::io::Errno;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Operation, Result};
+use crate::in_flight::InFlight;
 use crate::path::{validate_path, validate_prefix};
 use crate::storage::emulated::check_pair;
 use crate::storage::{
@@ -233,28 +232,7 @@ pub(crate) struct Inner {
     /// `false`: read handles are advised `POSIX_FADV_RANDOM`.
     readahead: bool,
     /// Blocking tasks started and not yet finished.
-    running: AtomicUsize,
-    /// Signalled when `running` drops to zero.
-    idle: Notify,
-}
-
-/// Counts one blocking task as running until dropped (also when the task
-/// never runs because the runtime shuts down).
-struct Running(Arc<Inner>);
-
-impl Running {
-    fn new(inner: &Arc<Inner>) -> Self {
-        inner.running.fetch_add(1, Ordering::AcqRel);
-        Running(inner.clone())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
+    tasks: Arc<InFlight>,
 }
 
 /// Runs `f` on the blocking pool, counted for [`LocalStorage::settle`].
@@ -263,10 +241,12 @@ where
     T: Send + 'static,
     F: FnOnce(&Inner) -> T + Send + 'static,
 {
-    let running = Running::new(inner);
+    let entered = inner.tasks.enter();
+    let inner = Arc::clone(inner);
     tokio::task::spawn_blocking(move || {
-        let out = handles::on_blocking_task(|| f(&running.0));
-        drop(running);
+        let out = handles::on_blocking_task(|| f(&inner));
+        // Counted until `f` returned; also dropped when the task never runs.
+        drop(entered);
         out
     })
 }
@@ -319,15 +299,7 @@ impl LocalStorage {
     /// blocking-pool task only while it reads its next batch, so an idle
     /// one does not keep this call waiting.
     pub async fn settle(&self) {
-        loop {
-            let notified = self.inner.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.inner.running.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
-        }
+        self.inner.tasks.settle().await;
     }
 
     async fn run<T, F>(&self, op: Operation, key: &str, f: F) -> Result<T>
