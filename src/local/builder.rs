@@ -10,7 +10,7 @@ use crate::error::{Error, Operation, Result};
 use crate::in_flight::InFlight;
 
 use super::handles::HandleCache;
-use super::inline::NowaitSupport;
+use super::page_cache::InlineReads;
 use super::resolve::{self, dir_flags, Resolver};
 use super::{cold, list, Inner, LocalStorage};
 
@@ -126,7 +126,7 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
             follow_symlinks: builder.follow_symlinks,
         },
         handles: HandleCache::new(builder.max_open_files),
-        nowait: NowaitSupport::new(builder.inline_reads),
+        inline_reads: InlineReads::new(builder.inline_reads),
         cold: cold::ColdReads::default(),
         readahead: builder.readahead,
         tasks: Arc::new(InFlight::default()),

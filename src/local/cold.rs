@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
 use super::handles::HandleFile;
-use super::inline::read_rest;
+use super::page_cache::read_rest;
 use super::{spawn_tracked, Inner};
 
 /// Blocking-pool tasks draining one storage's queue at most: together up

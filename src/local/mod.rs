@@ -11,9 +11,9 @@ mod copy;
 mod delete;
 mod dirlock;
 mod handles;
-mod inline;
 mod list;
 mod listing;
+mod page_cache;
 mod publish;
 mod read;
 mod resolve;
@@ -45,7 +45,7 @@ use tracing::Instrument;
 
 pub use builder::LocalStorageBuilder;
 use handles::HandleCache;
-use inline::NowaitSupport;
+use page_cache::InlineReads;
 use publish::{is_regular, meta_of};
 use read::Wanted;
 use resolve::{read_flags, Resolver};
@@ -226,7 +226,7 @@ pub(crate) struct Inner {
     pub(crate) resolver: Resolver,
     pub(crate) handles: HandleCache,
     /// Whether to try page-cache reads inline on the worker.
-    nowait: NowaitSupport,
+    inline_reads: InlineReads,
     /// Reads of cached handles that must wait for the disk.
     cold: cold::ColdReads,
     /// `false`: read handles are advised `POSIX_FADV_RANDOM`.

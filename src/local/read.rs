@@ -3,7 +3,7 @@
 //! and `read_with` pairs the data with the metadata of one version.
 //!
 //! A read first tries this thread's copy of the key's cached handle inline,
-//! from the page cache ([`inline`](super::inline)); what the page cache
+//! from the page cache ([`inline`](super::page_cache)); what the page cache
 //! could not serve goes to the cold-read queue ([`cold`](super::cold)) or
 //! to one blocking-pool task, and a key without a cached handle is opened
 //! and read in one blocking-pool task.
@@ -40,7 +40,7 @@ use crate::storage::{check_range, ReadOptions, ReadResult};
 
 use super::cold::{self, Remainder};
 use super::handles::{self, Handle, HandleFile};
-use super::inline::{buffer_for, read_rest, INLINE_READ_MAX};
+use super::page_cache::{buffer_for, read_rest, INLINE_READ_MAX};
 use super::publish::{meta_of, version_of};
 use super::{Inner, LocalStorage};
 
@@ -132,7 +132,7 @@ impl LocalStorage {
         key: &str,
         wanted: Wanted<'_>,
     ) -> Result<Vec<Bytes>> {
-        if self.inner.nowait.supported() {
+        if self.inner.inline_reads.supported() {
             // On this thread's copy of the handle: no shared state written
             // on a page-cache hit.
             let attempt = self.inner.handles.with_local(key, |handle| {
@@ -173,7 +173,9 @@ impl LocalStorage {
             let mut buf = buffer_for(range).map_err(|e| Error::io(op, key, e))?;
             let filled = if buf.len() <= budget {
                 budget -= buf.len();
-                self.inner.nowait.fill(&handle.file, range.start, &mut buf)
+                self.inner
+                    .inline_reads
+                    .fill(&handle.file, range.start, &mut buf)
             } else {
                 0
             };
@@ -241,7 +243,7 @@ impl LocalStorage {
         let op = Operation::ReadWith;
         let key = validate_path(op, path)?;
         let mut recheck = false;
-        if self.inner.nowait.supported() {
+        if self.inner.inline_reads.supported() {
             let attempt = self.inner.handles.with_local(key, |handle| {
                 self.read_with_inline(op, key, &options, handle)
             });
@@ -297,7 +299,9 @@ impl LocalStorage {
             Err(e) => return Inline::Failed(Error::io(op, key, e)),
         };
         let filled = if buf.len() <= INLINE_READ_MAX {
-            self.inner.nowait.fill(&handle.file, range.start, &mut buf)
+            self.inner
+                .inline_reads
+                .fill(&handle.file, range.start, &mut buf)
         } else {
             0
         };
