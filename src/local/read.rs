@@ -330,13 +330,13 @@ impl Inner {
     fn handle(&self, op: Operation, key: &str) -> Result<Handle> {
         match self.handles.get(key) {
             Ok(handle) => Ok(handle),
-            Err(epoch) => {
+            Err(shard_epoch) => {
                 let (file, stat) = self.open_object(op, key)?;
                 if !self.readahead {
                     handles::advise_random(&file);
                 }
                 let handle = Handle::new(file, meta_of(key, &stat).size, stat);
-                self.handles.insert(key, handle.clone(), epoch);
+                self.handles.insert(key, handle.clone(), shard_epoch);
                 Ok(handle)
             }
         }
@@ -392,11 +392,11 @@ impl Inner {
                 // A stale handle (the file was replaced behind this
                 // storage's back): later reads should see this one.
                 self.handles.invalidate(key);
-                if let Err(epoch) = self.handles.get(key) {
-                    self.handles.insert(key, fresh.clone(), epoch);
+                if let Err(shard_epoch) = self.handles.get(key) {
+                    self.handles.insert(key, fresh.clone(), shard_epoch);
                 }
             }
-            Err(epoch) => self.handles.insert(key, fresh.clone(), epoch),
+            Err(shard_epoch) => self.handles.insert(key, fresh.clone(), shard_epoch),
         }
         Ok(fresh)
     }
