@@ -85,6 +85,7 @@ pub mod error;
 #[cfg(feature = "http-connector")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-connector")))]
 pub mod http;
+mod in_flight;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub mod instrumented;

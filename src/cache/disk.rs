@@ -27,7 +27,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -37,6 +37,7 @@ use rustix::fs::FlockOperation;
 
 use super::BlockKey;
 use crate::error::{Error, Operation, Result};
+use crate::in_flight::{Entered, InFlight};
 
 /// Fills (block writes to disk) allowed in flight at once.
 pub(super) const MAX_FILLS: usize = 64;
@@ -92,9 +93,8 @@ pub(super) struct DiskTier {
     /// Held (with its `flock`) for the tier's life.
     _lock: File,
     index: Index,
-    fills: AtomicUsize,
-    /// Woken when `fills` drops to 0.
-    idle: tokio::sync::Notify,
+    /// Fills running, at most [`MAX_FILLS`].
+    fills: Arc<InFlight>,
     hits: AtomicU64,
     next_temp: AtomicU64,
 }
@@ -145,8 +145,7 @@ impl DiskTier {
             capacity,
             _lock: lock,
             index,
-            fills: AtomicUsize::new(0),
-            idle: tokio::sync::Notify::new(),
+            fills: Arc::new(InFlight::default()),
             hits: AtomicU64::new(0),
             next_temp: AtomicU64::new(0),
         })
@@ -207,25 +206,16 @@ impl DiskTier {
 
     /// Waits until no fill is running.
     pub(super) async fn settle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.fills.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
-        }
+        self.fills.settle().await;
     }
 
     /// Takes a fill slot, or `None` when [`MAX_FILLS`] are running.
     pub(super) fn start_fill(self: &Arc<Self>) -> Option<FillSlot> {
-        let running = self.fills.fetch_add(1, Ordering::AcqRel);
-        if running >= MAX_FILLS {
-            self.fills.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(FillSlot(Arc::clone(self)))
+        let entered = self.fills.try_enter(MAX_FILLS)?;
+        Some(FillSlot {
+            _entered: entered,
+            tier: Arc::clone(self),
+        })
     }
 
     /// Writes `blocks` to their files (temp file, then rename) and records
@@ -253,19 +243,15 @@ impl DiskTier {
 }
 
 /// A running fill; frees its slot when dropped.
-pub(super) struct FillSlot(Arc<DiskTier>);
+pub(super) struct FillSlot {
+    /// Dropped first: the slot is free before the tier may go.
+    _entered: Entered,
+    tier: Arc<DiskTier>,
+}
 
 impl FillSlot {
     pub(super) fn tier(&self) -> &DiskTier {
-        &self.0
-    }
-}
-
-impl Drop for FillSlot {
-    fn drop(&mut self) {
-        if self.0.fills.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
+        &self.tier
     }
 }
 

@@ -4,15 +4,13 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use tokio::sync::Notify;
-
 use crate::error::{Error, Operation, Result};
+use crate::in_flight::InFlight;
 
 use super::handles::HandleCache;
-use super::inline::NowaitSupport;
+use super::page_cache::InlineReads;
 use super::resolve::{self, dir_flags, Resolver};
 use super::{cold, list, Inner, LocalStorage};
 
@@ -128,11 +126,10 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
             follow_symlinks: builder.follow_symlinks,
         },
         handles: HandleCache::new(builder.max_open_files),
-        nowait: NowaitSupport::new(builder.inline_reads),
+        inline_reads: InlineReads::new(builder.inline_reads),
         cold: cold::ColdReads::default(),
         readahead: builder.readahead,
-        running: AtomicUsize::new(0),
-        idle: Notify::new(),
+        tasks: Arc::new(InFlight::default()),
     };
     if sweep {
         list::sweep(&inner);

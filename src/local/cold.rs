@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
 use super::handles::HandleFile;
-use super::inline::read_rest;
+use super::page_cache::read_rest;
 use super::{spawn_tracked, Inner};
 
 /// Blocking-pool tasks draining one storage's queue at most: together up
@@ -192,12 +192,13 @@ fn will_need(file: &File, offset: u64, buf: &[u8], filled: usize) {
     }
 }
 
+/// The part of one range of a read that the page cache could not serve:
+/// (index in the read's output, offset, buffer, bytes already filled).
+pub(crate) type Remainder = (usize, u64, Vec<u8>, usize);
+
 /// [`read_rest`] for several reads of one file on one thread: all their
 /// I/O is started first, so they wait for the disk together.
-pub(crate) fn read_rests(
-    file: &File,
-    reads: &mut [(usize, u64, Vec<u8>, usize)],
-) -> io::Result<()> {
+pub(crate) fn read_rests(file: &File, reads: &mut [Remainder]) -> io::Result<()> {
     if reads.len() > 1 {
         for (_, offset, buf, filled) in reads.iter() {
             will_need(file, *offset, buf, *filled);

@@ -6,7 +6,7 @@
 //! in between nothing is cached for the key's shard, so a read that misses
 //! opens the file afresh. A reader that opened a file while an invalidation
 //! ran does not insert its (possibly stale) handle: every invalidation bumps
-//! an epoch, and an insert only happens if the epoch is the one seen before
+//! its shard's epoch, and an insert only happens if the epoch is the one seen before
 //! the open. Changes made by
 //! other processes are not seen through a cached handle until it is evicted
 //! (a cached handle still reads one whole version: files are replaced by
@@ -182,8 +182,9 @@ struct Entry {
 #[derive(Debug, Default)]
 struct State {
     entries: HashMap<String, Entry>,
-    /// Bumped by every invalidation.
-    epoch: u64,
+    /// Guards inserts into this shard: bumped by every invalidation, so a
+    /// handle opened before one (maybe of the old file) is not cached.
+    shard_epoch: u64,
     /// Keys of this shard being replaced or removed right now: no handle is
     /// cached while any is.
     replacing: u32,
@@ -210,8 +211,9 @@ static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Default)]
 struct LocalEntries {
-    /// The cache's generation these handles were taken at.
-    generation: u64,
+    /// The cache's [`thread_cache_generation`](HandleCache::thread_cache_generation)
+    /// these handles were copied at.
+    thread_cache_generation: u64,
     handles: HashMap<Box<str>, (Handle, u32)>,
 }
 
@@ -240,9 +242,10 @@ struct Shard {
 #[derive(Debug)]
 pub(crate) struct HandleCache {
     id: u64,
-    /// Bumped (under the shard's lock, after the change) by every
-    /// invalidation and eviction: per-thread copies taken before are stale.
-    generation: AtomicU64,
+    /// Guards the per-thread copies: bumped (under the shard's lock, after
+    /// the change) by every invalidation and eviction, so copies taken
+    /// before are stale.
+    thread_cache_generation: AtomicU64,
     capacity: usize,
     shards: Vec<Shard>,
 }
@@ -259,7 +262,7 @@ impl HandleCache {
             .collect();
         Self {
             id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
-            generation: AtomicU64::new(0),
+            thread_cache_generation: AtomicU64::new(0),
             capacity,
             shards,
         }
@@ -270,7 +273,7 @@ impl HandleCache {
     /// the shared cache (copying it here). `None` on a miss: nothing is
     /// opened. Never blocks on I/O: meant for the tokio workers.
     pub(crate) fn with_local<R>(&self, key: &str, f: impl FnOnce(&Handle) -> R) -> Option<R> {
-        let generation = self.generation.load(Ordering::Acquire);
+        let thread_cache_generation = self.thread_cache_generation.load(Ordering::Acquire);
         LOCAL.with(|local| {
             let Ok(mut local) = local.try_borrow_mut() else {
                 // Re-entered from `f` (it does not); use the shared cache.
@@ -278,10 +281,10 @@ impl HandleCache {
             };
             let local = &mut *local;
             let entries = local.caches.entry(self.id).or_default();
-            if entries.generation != generation {
+            if entries.thread_cache_generation != thread_cache_generation {
                 local.len -= entries.handles.len();
                 entries.handles.clear();
-                entries.generation = generation;
+                entries.thread_cache_generation = thread_cache_generation;
             }
             if let Some((handle, hits)) = entries.handles.get_mut(key) {
                 *hits = hits.wrapping_add(1);
@@ -299,7 +302,7 @@ impl HandleCache {
                 local.len = 0;
             }
             let entries = local.caches.entry(self.id).or_default();
-            entries.generation = generation;
+            entries.thread_cache_generation = thread_cache_generation;
             let out = f(&handle);
             entries.handles.insert(key.into(), (handle, 0));
             local.len += 1;
@@ -319,7 +322,7 @@ impl HandleCache {
         &self.shards[index]
     }
 
-    /// The cached handle for `key`, or `None` together with the epoch to
+    /// The cached handle for `key`, or `None` together with the shard epoch to
     /// pass to [`insert`](Self::insert) after opening the file. Cheap and
     /// never blocks on I/O: safe on a tokio worker.
     pub(crate) fn get(&self, key: &str) -> Result<Handle, u64> {
@@ -331,20 +334,20 @@ impl HandleCache {
                 entry.last_used = now;
                 Ok(entry.handle.clone())
             }
-            None => Err(state.epoch),
+            None => Err(state.shard_epoch),
         }
     }
 
     /// Caches `handle` for `key` unless an invalidation of the key's shard
-    /// ran since `epoch`.
-    pub(crate) fn insert(&self, key: &str, handle: Handle, epoch: u64) {
+    /// ran since `shard_epoch`.
+    pub(crate) fn insert(&self, key: &str, handle: Handle, shard_epoch: u64) {
         if self.capacity == 0 {
             return;
         }
         let shard = self.shard(key);
         let evicted = {
             let mut state = shard.lock();
-            if state.epoch != epoch || state.replacing > 0 {
+            if state.shard_epoch != shard_epoch || state.replacing > 0 {
                 return;
             }
             let mut evicted = None;
@@ -357,7 +360,7 @@ impl HandleCache {
                     .map(|(k, _)| k.clone());
                 if let Some(oldest) = oldest {
                     evicted = state.entries.remove(&oldest);
-                    self.generation.fetch_add(1, Ordering::Release);
+                    self.thread_cache_generation.fetch_add(1, Ordering::Release);
                 }
             }
             state.clock += 1;
@@ -388,14 +391,15 @@ impl HandleCache {
         self.forget(key, |_| {});
     }
 
-    /// Drops `key`'s entry after `change`, bumping the epoch and generation.
+    /// Drops `key`'s entry after `change`, bumping the shard's epoch and the
+    /// cache's generation.
     fn forget(&self, key: &str, change: impl FnOnce(&mut State)) {
         let removed = {
             let mut state = self.shard(key).lock();
             change(&mut state);
-            state.epoch += 1;
+            state.shard_epoch += 1;
             let removed = state.entries.remove(key);
-            self.generation.fetch_add(1, Ordering::Release);
+            self.thread_cache_generation.fetch_add(1, Ordering::Release);
             removed
         };
         drop(removed);
@@ -447,12 +451,12 @@ mod tests {
     fn bounded_and_lru() {
         let cache = HandleCache::new(2);
         for key in ["a", "b"] {
-            let epoch = cache.get(key).expect_err("miss");
-            cache.insert(key, handle(), epoch);
+            let shard_epoch = cache.get(key).expect_err("miss");
+            cache.insert(key, handle(), shard_epoch);
         }
         assert!(cache.get("a").is_ok()); // "b" is now the oldest
-        let epoch = cache.get("c").expect_err("miss");
-        cache.insert("c", handle(), epoch);
+        let shard_epoch = cache.get("c").expect_err("miss");
+        cache.insert("c", handle(), shard_epoch);
         assert_eq!(cache.len(), 2);
         assert!(cache.get("a").is_ok());
         assert!(cache.get("b").is_err());
@@ -462,9 +466,9 @@ mod tests {
     #[test]
     fn invalidation_blocks_stale_insert() {
         let cache = HandleCache::new(8);
-        let epoch = cache.get("k").expect_err("miss");
+        let shard_epoch = cache.get("k").expect_err("miss");
         drop(cache.replacing("k"));
-        cache.insert("k", handle(), epoch);
+        cache.insert("k", handle(), shard_epoch);
         assert!(
             cache.get("k").is_err(),
             "a handle opened before an invalidation must not be cached"
@@ -477,16 +481,16 @@ mod tests {
         let replacing = cache.replacing("k");
         // A reader opens the old file after the first invalidation, before
         // the rename: its handle must not be served once the rename is done.
-        let epoch = cache.get("k").expect_err("miss");
-        cache.insert("k", handle(), epoch);
+        let shard_epoch = cache.get("k").expect_err("miss");
+        cache.insert("k", handle(), shard_epoch);
         // (the rename happens here)
         assert!(
             cache.get("k").is_err(),
             "a handle opened while the key was being replaced was cached"
         );
         drop(replacing);
-        let epoch = cache.get("k").expect_err("miss");
-        cache.insert("k", handle(), epoch);
+        let shard_epoch = cache.get("k").expect_err("miss");
+        cache.insert("k", handle(), shard_epoch);
         assert!(
             cache.get("k").is_ok(),
             "caching resumes after the replacement"
@@ -501,18 +505,18 @@ mod tests {
             None,
             "a miss opens nothing"
         );
-        let epoch = cache.get("k").expect_err("miss");
+        let shard_epoch = cache.get("k").expect_err("miss");
         let mut first = handle();
         first.size = 1;
-        cache.insert("k", first, epoch);
+        cache.insert("k", first, shard_epoch);
         assert_eq!(cache.with_local("k", |h| h.size), Some(1));
         assert_eq!(cache.with_local("k", |h| h.size), Some(1), "from the copy");
         drop(cache.replacing("k"));
         assert_eq!(cache.with_local("k", |h| h.size), None, "the copy is stale");
-        let epoch = cache.get("k").expect_err("miss");
+        let shard_epoch = cache.get("k").expect_err("miss");
         let mut second = handle();
         second.size = 2;
-        cache.insert("k", second, epoch);
+        cache.insert("k", second, shard_epoch);
         assert_eq!(cache.with_local("k", |h| h.size), Some(2));
     }
 
@@ -524,8 +528,8 @@ mod tests {
         let shared = handle();
         for i in 0..1000 {
             let key = format!("k{i}");
-            let epoch = cache.get(&key).expect_err("miss");
-            cache.insert(&key, shared.clone(), epoch);
+            let shard_epoch = cache.get(&key).expect_err("miss");
+            cache.insert(&key, shared.clone(), shard_epoch);
         }
         assert!(cache.len() <= 300);
         assert!(cache.len() >= 300 - SHARDS);
@@ -546,9 +550,9 @@ mod tests {
         let ino = file.metadata()?.ino();
         close_log::forget(ino);
         let cache = Arc::new(HandleCache::new(8));
-        let epoch = cache.get("k").expect_err("miss");
+        let shard_epoch = cache.get("k").expect_err("miss");
         let stat = rustix::fs::fstat(&file)?;
-        cache.insert("k", Handle::new(file, 3, stat), epoch);
+        cache.insert("k", Handle::new(file, 3, stat), shard_epoch);
         let on_worker = runtime.block_on(async move {
             let worker = cache.clone();
             tokio::spawn(async move {

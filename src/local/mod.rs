@@ -11,9 +11,9 @@ mod copy;
 mod delete;
 mod dirlock;
 mod handles;
-mod inline;
 mod list;
 mod listing;
+mod page_cache;
 mod publish;
 mod read;
 mod resolve;
@@ -24,31 +24,30 @@ use std::fs::File;
 use std::io;
 use std::ops::Range;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use rustix::io::Errno;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Operation, Result};
+use crate::in_flight::InFlight;
 use crate::path::{validate_path, validate_prefix};
 use crate::storage::emulated::check_pair;
 use crate::storage::{
-    check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
-    StorageAppender, StorageWriter, WriteMode,
+    ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage, StorageAppender,
+    StorageWriter, WriteMode,
 };
 use tracing::Instrument;
 
 pub use builder::LocalStorageBuilder;
-use handles::{Handle, HandleCache};
-use inline::{buffer_for, read_rest, NowaitSupport, INLINE_READ_MAX};
+use handles::HandleCache;
+use page_cache::InlineReads;
 use publish::{is_regular, meta_of};
+use read::Wanted;
 use resolve::{read_flags, Resolver};
 
 /// Storage in a directory on local disk.
@@ -227,34 +226,13 @@ pub(crate) struct Inner {
     pub(crate) resolver: Resolver,
     pub(crate) handles: HandleCache,
     /// Whether to try page-cache reads inline on the worker.
-    nowait: NowaitSupport,
+    inline_reads: InlineReads,
     /// Reads of cached handles that must wait for the disk.
     cold: cold::ColdReads,
     /// `false`: read handles are advised `POSIX_FADV_RANDOM`.
     readahead: bool,
     /// Blocking tasks started and not yet finished.
-    running: AtomicUsize,
-    /// Signalled when `running` drops to zero.
-    idle: Notify,
-}
-
-/// Counts one blocking task as running until dropped (also when the task
-/// never runs because the runtime shuts down).
-struct Running(Arc<Inner>);
-
-impl Running {
-    fn new(inner: &Arc<Inner>) -> Self {
-        inner.running.fetch_add(1, Ordering::AcqRel);
-        Running(inner.clone())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
+    tasks: Arc<InFlight>,
 }
 
 /// Runs `f` on the blocking pool, counted for [`LocalStorage::settle`].
@@ -263,10 +241,12 @@ where
     T: Send + 'static,
     F: FnOnce(&Inner) -> T + Send + 'static,
 {
-    let running = Running::new(inner);
+    let entered = inner.tasks.enter();
+    let inner = Arc::clone(inner);
     tokio::task::spawn_blocking(move || {
-        let out = handles::on_blocking_task(|| f(&running.0));
-        drop(running);
+        let out = handles::on_blocking_task(|| f(&inner));
+        // Counted until `f` returned; also dropped when the task never runs.
+        drop(entered);
         out
     })
 }
@@ -319,76 +299,7 @@ impl LocalStorage {
     /// blocking-pool task only while it reads its next batch, so an idle
     /// one does not keep this call waiting.
     pub async fn settle(&self) {
-        loop {
-            let notified = self.inner.idle.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.inner.running.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            notified.await;
-        }
-    }
-
-    /// The cached handle of `key` if reads may be tried inline; `None` when
-    /// inline reads are off or the file is not open (opening may wait for
-    /// the disk: that is left to the blocking pool).
-    fn inline_handle(&self, key: &str) -> Option<Handle> {
-        if !self.inner.nowait.supported() {
-            return None;
-        }
-        self.inner.handles.with_local(key, Handle::clone)
-    }
-
-    /// Reads `ranges` from a cached handle: each inline from the page cache
-    /// as far as it goes (at most [`INLINE_READ_MAX`] bytes per call), the
-    /// remainders together in one blocking-pool task. Each buffer is
-    /// allocated once, at its range's length.
-    async fn read_inline(
-        &self,
-        op: Operation,
-        path: &str,
-        key: &str,
-        handle: Handle,
-        ranges: &[Range<u64>],
-    ) -> Result<Vec<Bytes>> {
-        for range in ranges {
-            check_range(op, key, range, handle.size)?;
-        }
-        let mut budget = INLINE_READ_MAX;
-        let mut out: Vec<Bytes> = Vec::with_capacity(ranges.len());
-        // (index in `out`, offset, buffer, bytes already filled)
-        let mut rest: Vec<(usize, u64, Vec<u8>, usize)> = Vec::new();
-        for (index, range) in ranges.iter().enumerate() {
-            let mut buf = buffer_for(range).map_err(|e| Error::io(op, key, e))?;
-            let filled = if buf.len() <= budget {
-                budget -= buf.len();
-                self.inner.nowait.fill(&handle.file, range.start, &mut buf)
-            } else {
-                0
-            };
-            if filled == buf.len() {
-                out.push(Bytes::from(buf));
-            } else {
-                out.push(Bytes::new());
-                rest.push((index, range.start, buf, filled));
-            }
-        }
-        if rest.is_empty() {
-            return Ok(out);
-        }
-        let owned_key = key.to_owned();
-        let finished = self
-            .run(op, path, move |_| {
-                cold::read_rests(&handle.file, &mut rest)
-                    .map_err(|e| Error::io(op, &owned_key, e))?;
-                Ok(rest)
-            })
-            .await?;
-        for (index, _, buf, _) in finished {
-            out[index] = Bytes::from(buf);
-        }
-        Ok(out)
+        self.inner.tasks.settle().await;
     }
 
     async fn run<T, F>(&self, op: Operation, key: &str, f: F) -> Result<T>
@@ -433,35 +344,6 @@ impl Inner {
         Ok((file, stat))
     }
 
-    /// The cached read handle of `key`, opening it on a miss.
-    fn handle(&self, op: Operation, key: &str) -> Result<Handle> {
-        match self.handles.get(key) {
-            Ok(handle) => Ok(handle),
-            Err(epoch) => {
-                let (file, stat) = self.open_object(op, key)?;
-                if !self.readahead {
-                    handles::advise_random(&file);
-                }
-                let handle = Handle::new(file, meta_of(key, &stat).size, stat);
-                self.handles.insert(key, handle.clone(), epoch);
-                Ok(handle)
-            }
-        }
-    }
-
-    /// Reads every range from one handle; all ranges are checked against
-    /// the size before anything is allocated.
-    fn read_ranges(&self, op: Operation, key: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let handle = self.handle(op, key)?;
-        for range in ranges {
-            check_range(op, key, range, handle.size)?;
-        }
-        ranges
-            .iter()
-            .map(|range| read_at(&handle.file, range).map_err(|e| Error::io(op, key, e)))
-            .collect()
-    }
-
     fn delete(&self, key: &str) -> Result<()> {
         delete::delete_in_dir(self, Operation::Delete, &[key])
             .pop()
@@ -480,73 +362,20 @@ impl Inner {
     }
 }
 
-/// One positional read into a buffer allocated once, of exactly the range's
-/// length (already checked against the file's size).
-fn read_at(file: &File, range: &Range<u64>) -> io::Result<Bytes> {
-    let len = usize::try_from(range.end - range.start)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "range larger than memory"))?;
-    if len == 0 {
-        return Ok(Bytes::new());
-    }
-    let mut buf = vec![0u8; len];
-    file.read_exact_at(&mut buf, range.start)?;
-    Ok(Bytes::from(buf))
-}
-
 #[async_trait]
 impl Storage for LocalStorage {
     /// A cached handle is first read inline (see
     /// [`LocalStorageBuilder::inline_reads`]); otherwise, or for what the
-    /// page cache could not serve, one blocking-pool task.
+    /// page cache could not serve, the cold-read queue or one blocking-pool
+    /// task.
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
         crate::trace::traced("local", Operation::ReadRange, path, async move {
             let op = Operation::ReadRange;
             let key = validate_path(op, path)?;
-            if self.inner.nowait.supported() {
-                // Inline attempt on this thread's copy of the handle; no shared
-                // state written on a page-cache hit.
-                let attempt = self.inner.handles.with_local(key, |handle| {
-                    check_range(op, key, &range, handle.size)?;
-                    let mut buf = buffer_for(&range).map_err(|e| Error::io(op, key, e))?;
-                    let filled = if buf.len() <= INLINE_READ_MAX {
-                        self.inner.nowait.fill(&handle.file, range.start, &mut buf)
-                    } else {
-                        0
-                    };
-                    if filled == buf.len() {
-                        Ok(Ok(Bytes::from(buf)))
-                    } else {
-                        Ok(Err((handle.clone(), buf, filled)))
-                    }
-                });
-                match attempt {
-                    None => {}
-                    Some(Err(e)) => return Err(e),
-                    Some(Ok(Ok(bytes))) => return Ok(bytes),
-                    Some(Ok(Err((handle, buf, filled)))) if buf.len() <= cold::QUEUED_READ_MAX => {
-                        return cold::read(&self.inner, handle.file, range.start, buf, filled)
-                            .await
-                            .map(Bytes::from)
-                            .map_err(|e| Error::io(op, key, e));
-                    }
-                    Some(Ok(Err((handle, mut buf, filled)))) => {
-                        let key = key.to_owned();
-                        return self
-                            .run(op, path, move |_| {
-                                read_rest(&handle.file, range.start, &mut buf, filled)
-                                    .map_err(|e| Error::io(op, &key, e))?;
-                                Ok(Bytes::from(buf))
-                            })
-                            .await;
-                    }
-                }
-            }
-            let key = key.to_owned();
-            self.run(op, path, move |inner| {
-                let mut out = inner.read_ranges(op, &key, std::slice::from_ref(&range))?;
-                Ok(out.pop().unwrap_or_default())
-            })
-            .await
+            let mut out = self
+                .read_through(op, path, key, Wanted::Range(&range))
+                .await?;
+            Ok(out.pop().unwrap_or_default())
         })
         .await
     }
@@ -562,12 +391,7 @@ impl Storage for LocalStorage {
                 // What calling `read_range` for each of no ranges gives.
                 return Ok(Vec::new());
             }
-            if let Some(handle) = self.inline_handle(key) {
-                return self.read_inline(op, path, key, handle, ranges).await;
-            }
-            let key = key.to_owned();
-            let ranges = ranges.to_vec();
-            self.run(op, path, move |inner| inner.read_ranges(op, &key, &ranges))
+            self.read_through(op, path, key, Wanted::Ranges(ranges))
                 .await
         })
         .await
@@ -577,19 +401,8 @@ impl Storage for LocalStorage {
         crate::trace::traced("local", Operation::Read, path, async move {
             let op = Operation::Read;
             let key = validate_path(op, path)?;
-            if let Some(handle) = self.inline_handle(key) {
-                let range = 0..handle.size;
-                let mut out = self
-                    .read_inline(op, path, key, handle, std::slice::from_ref(&range))
-                    .await?;
-                return Ok(out.pop().unwrap_or_default());
-            }
-            let key = key.to_owned();
-            self.run(op, path, move |inner| {
-                let handle = inner.handle(op, &key)?;
-                read_at(&handle.file, &(0..handle.size)).map_err(|e| Error::io(op, &key, e))
-            })
-            .await
+            let mut out = self.read_through(op, path, key, Wanted::Whole).await?;
+            Ok(out.pop().unwrap_or_default())
         })
         .await
     }

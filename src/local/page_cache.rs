@@ -1,5 +1,7 @@
-//! Reads served on the calling (worker) thread when they cannot wait for the
-//! disk, with the blocking pool as the fallback.
+//! The page-cache read attempt: reads served on the calling (worker)
+//! thread with `RWF_NOWAIT`, never waiting for the disk, with the blocking
+//! pool as the fallback; and [`InlineReads`], the policy that backs off
+//! from the attempt after a streak of misses.
 //!
 //! One `spawn_blocking` per read costs more than a 4 KiB read from the page
 //! cache itself (a queue hop, a thread wake-up and a second wake-up back).
@@ -12,6 +14,8 @@
 //! (`EOPNOTSUPP`, `ENOSYS`, `EINVAL`), the storage remembers it and stops
 //! trying: every read then goes to the blocking pool, as with
 //! [`LocalStorageBuilder::inline_reads(false)`](super::LocalStorageBuilder::inline_reads).
+//! While the page cache stays cold, [`InlineReads`] skips the attempt for
+//! a growing number of reads (see its docs for why and how long).
 
 use std::fs::File;
 use std::io;
@@ -46,7 +50,7 @@ const SKIP_MAX: u32 = 4096;
 /// than 1% of its reads. A hit touches none of these counters (no shared
 /// memory written on the fast path) unless a streak was building.
 #[derive(Debug)]
-pub(crate) struct NowaitSupport {
+pub(crate) struct InlineReads {
     supported: AtomicBool,
     /// Misses in a row.
     streak: AtomicU32,
@@ -56,7 +60,7 @@ pub(crate) struct NowaitSupport {
     next_skip: AtomicU32,
 }
 
-impl NowaitSupport {
+impl InlineReads {
     pub(crate) fn new(enabled: bool) -> Self {
         Self {
             supported: AtomicBool::new(enabled && cfg!(all(target_os = "linux"))),
@@ -213,14 +217,14 @@ mod tests {
     #[test]
     fn disabled_reads_nothing_inline() {
         let (file, _) = sample_file(4096);
-        let support = NowaitSupport::new(false);
+        let support = InlineReads::new(false);
         let mut buf = vec![0u8; 4096];
         assert_eq!(support.fill(&file, 0, &mut buf), 0);
     }
 
     #[test]
     fn a_streak_of_misses_backs_off() {
-        let support = NowaitSupport::new(true);
+        let support = InlineReads::new(true);
         if !support.supported() {
             return; // not Linux
         }
@@ -253,7 +257,7 @@ mod tests {
     #[test]
     fn fill_returns_only_correct_bytes() {
         let (file, data) = sample_file(3 * 4096 + 7);
-        let support = NowaitSupport::new(true);
+        let support = InlineReads::new(true);
         let mut buf = vec![0u8; 2 * 4096];
         let filled = support.fill(&file, 4096 + 3, &mut buf);
         assert!(filled <= buf.len());
@@ -281,7 +285,7 @@ mod tests {
             return;
         }
         rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
-        let support = NowaitSupport::new(true);
+        let support = InlineReads::new(true);
         let mut buf = vec![0u8; data.len()];
         let filled = support.fill(&file, 0, &mut buf);
         assert!(
