@@ -9,8 +9,28 @@ use std::sync::Arc;
 
 use crate::error::Result;
 
-use super::target::{Scheme, Target};
+use super::target::Target;
 use super::Stores;
+
+/// The schemes whose store an object_store cloud builder makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cloud {
+    S3,
+    Gcs,
+    Azure,
+}
+
+impl Cloud {
+    /// The scheme as the error for a missing feature spells it, and that
+    /// feature.
+    fn feature(self) -> (&'static str, &'static str) {
+        match self {
+            Cloud::S3 => ("s3://", "aws"),
+            Cloud::Gcs => ("gs://", "gcp"),
+            Cloud::Azure => ("az://", "azure"),
+        }
+    }
+}
 
 /// object_store's bound on a whole request (30 s by default), raised
 /// unless an option sets it: it would cut off a large transfer that
@@ -19,63 +39,92 @@ use super::Stores;
 #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
 const WHOLE_REQUEST_TIMEOUT: &str = "1day";
 
-/// The options of each scheme that name a URL (endpoints, proxies).
-pub(super) fn is_url_option(scheme: Scheme, key: &str) -> bool {
-    let canonical = match scheme {
-        Scheme::File | Scheme::Memory => None,
-        Scheme::S3 => s3_canonical(key),
-        Scheme::Gcs => gcs_canonical(key),
-        Scheme::Azure => azure_canonical(key),
+/// What a cloud's builder makes of an option's key.
+#[cfg_attr(
+    not(any(feature = "aws", feature = "gcp", feature = "azure")),
+    allow(dead_code)
+)]
+enum StoreKey {
+    /// One of its configuration keys, by its canonical name.
+    Known(String),
+    Unknown,
+    /// The cloud's cargo feature is off: the key cannot be checked, and
+    /// opening fails anyway.
+    Unchecked,
+}
+
+#[cfg_attr(
+    not(any(feature = "aws", feature = "gcp", feature = "azure")),
+    allow(unused_variables)
+)]
+fn store_key(cloud: Cloud, key: &str) -> StoreKey {
+    match cloud {
+        #[cfg(feature = "aws")]
+        Cloud::S3 => canonical::<object_store::aws::AmazonS3ConfigKey>(key),
+        #[cfg(feature = "gcp")]
+        Cloud::Gcs => canonical::<object_store::gcp::GoogleConfigKey>(key),
+        #[cfg(feature = "azure")]
+        Cloud::Azure => canonical::<object_store::azure::AzureConfigKey>(key),
+        // Every cloud is matched above when every feature is on.
+        #[allow(unreachable_patterns)]
+        _ => StoreKey::Unchecked,
+    }
+}
+
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+fn canonical<K: std::str::FromStr + AsRef<str>>(key: &str) -> StoreKey {
+    match key.parse::<K>() {
+        Ok(key) => StoreKey::Known(key.as_ref().to_owned()),
+        Err(_) => StoreKey::Unknown,
+    }
+}
+
+/// Whether the cloud's builder takes `key` (always, when its feature is
+/// off: opening says which feature it needs).
+pub(super) fn key_known(cloud: Cloud, key: &str) -> bool {
+    !matches!(store_key(cloud, key), StoreKey::Unknown)
+}
+
+/// The options of each cloud that name a URL (endpoints, proxies).
+pub(super) fn is_url_option(cloud: Cloud, key: &str) -> bool {
+    let StoreKey::Known(name) = store_key(cloud, key) else {
+        return false;
     };
-    canonical.is_some_and(|name| {
-        matches!(
-            name.as_str(),
-            "aws_endpoint"
-                | "aws_endpoint_url_s3"
-                | "aws_endpoint_url_sts"
-                | "aws_metadata_endpoint"
-                | "aws_container_credentials_full_uri"
-                | "azure_storage_endpoint"
-                | "azure_msi_endpoint"
-                | "azure_storage_authority_host"
-                | "azure_fabric_token_service_url"
-                | "google_base_url"
-                | "proxy_url"
-        )
-    })
+    matches!(
+        name.as_str(),
+        "aws_endpoint"
+            | "aws_endpoint_url_s3"
+            | "aws_endpoint_url_sts"
+            | "aws_metadata_endpoint"
+            | "aws_container_credentials_full_uri"
+            | "azure_storage_endpoint"
+            | "azure_msi_endpoint"
+            | "azure_storage_authority_host"
+            | "azure_fabric_token_service_url"
+            | "google_base_url"
+            | "proxy_url"
+    )
 }
 
-#[cfg(feature = "aws")]
-fn s3_canonical(key: &str) -> Option<String> {
-    let key = key.parse::<object_store::aws::AmazonS3ConfigKey>().ok()?;
-    Some(key.as_ref().to_owned())
-}
-
-#[cfg(not(feature = "aws"))]
-fn s3_canonical(_: &str) -> Option<String> {
-    None
-}
-
-#[cfg(feature = "gcp")]
-fn gcs_canonical(key: &str) -> Option<String> {
-    let key = key.parse::<object_store::gcp::GoogleConfigKey>().ok()?;
-    Some(key.as_ref().to_owned())
-}
-
-#[cfg(not(feature = "gcp"))]
-fn gcs_canonical(_: &str) -> Option<String> {
-    None
-}
-
-#[cfg(feature = "azure")]
-fn azure_canonical(key: &str) -> Option<String> {
-    let key = key.parse::<object_store::azure::AzureConfigKey>().ok()?;
-    Some(key.as_ref().to_owned())
-}
-
-#[cfg(not(feature = "azure"))]
-fn azure_canonical(_: &str) -> Option<String> {
-    None
+/// Builds the store of `cloud` for `target`, or says which cargo feature
+/// it needs.
+pub(super) fn stores(cloud: Cloud, target: &Target) -> Result<Stores> {
+    match cloud {
+        #[cfg(feature = "aws")]
+        Cloud::S3 => s3(target),
+        #[cfg(feature = "gcp")]
+        Cloud::Gcs => gcs(target),
+        #[cfg(feature = "azure")]
+        Cloud::Azure => azure(target),
+        // Every cloud is matched above when every feature is on.
+        #[allow(unreachable_patterns)]
+        off => {
+            let (scheme, feature) = off.feature();
+            Err(target.invalid(format!(
+                "{scheme} needs seerstore's cargo feature {feature:?}"
+            )))
+        }
+    }
 }
 
 #[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
@@ -86,33 +135,63 @@ fn no_retries() -> object_store::RetryConfig {
     }
 }
 
-#[cfg(feature = "aws")]
-pub(super) fn s3_key_known(key: &str) -> bool {
-    key.parse::<object_store::aws::AmazonS3ConfigKey>().is_ok()
+/// Configures `builder` through `with_config`: object_store's bound on a
+/// whole request raised to [`WHOLE_REQUEST_TIMEOUT`] (`client` makes the
+/// builder's key of a client option), then each of `target`'s store
+/// options, parsed as the builder's key type `K`, in order, so that an
+/// option may set the bound after all.
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+fn configure<B, K>(
+    target: &Target,
+    builder: B,
+    client: fn(object_store::ClientConfigKey) -> K,
+    mut with_config: impl FnMut(B, K, &str) -> B,
+) -> Result<B>
+where
+    K: std::str::FromStr<Err = object_store::Error>,
+{
+    let timeout = client(object_store::ClientConfigKey::Timeout);
+    let mut builder = with_config(builder, timeout, WHOLE_REQUEST_TIMEOUT);
+    for (key, value) in &target.store_options {
+        let key: K = key.parse().map_err(|e| target.build_error(e))?;
+        builder = with_config(builder, key, value);
+    }
+    Ok(builder)
+}
+
+/// Builds the store with this crate's connector and without object_store's
+/// own retries, and hands it out once as an `ObjectStore` and once as a
+/// `MultipartStore`: the same calls on builder types that share no trait.
+#[cfg(any(feature = "aws", feature = "gcp", feature = "azure"))]
+macro_rules! build {
+    ($target:expr, $builder:expr) => {{
+        let built = $builder
+            .with_http_connector(crate::http::StatusConnector)
+            .with_retry(no_retries())
+            .build();
+        let store = Arc::new(built.map_err(|e| $target.build_error(e))?);
+        let stores: Stores = (store.clone(), store);
+        Ok(stores)
+    }};
 }
 
 #[cfg(feature = "aws")]
-pub(super) fn s3(target: &Target) -> Result<Stores> {
+fn s3(target: &Target) -> Result<Stores> {
     use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3CopyIfNotExists};
-    let mut builder = AmazonS3Builder::from_env()
-        .with_bucket_name(&target.bucket)
-        .with_config(
-            AmazonS3ConfigKey::Client(object_store::ClientConfigKey::Timeout),
-            WHOLE_REQUEST_TIMEOUT,
-        );
+    let builder = AmazonS3Builder::from_env().with_bucket_name(&target.bucket);
     let mut has_endpoint = false;
     let mut set_style = false;
     let mut set_copy = false;
-    for (key, value) in &target.store_options {
-        let key: AmazonS3ConfigKey = key.parse().map_err(|e| target.build_error(e))?;
+    let client = AmazonS3ConfigKey::Client;
+    let mut builder = configure(target, builder, client, |builder, key, value| {
         match key {
             AmazonS3ConfigKey::Endpoint => has_endpoint = true,
             AmazonS3ConfigKey::VirtualHostedStyleRequest => set_style = true,
             AmazonS3ConfigKey::CopyIfNotExists => set_copy = true,
             _ => {}
         }
-        builder = builder.with_config(key, value);
-    }
+        builder.with_config(key, value)
+    })?;
     has_endpoint |= builder
         .get_config_value(&AmazonS3ConfigKey::Endpoint)
         .is_some();
@@ -124,95 +203,25 @@ pub(super) fn s3(target: &Target) -> Result<Stores> {
             builder = builder.with_copy_if_not_exists(S3CopyIfNotExists::Multipart);
         }
     }
-    let store = builder
-        .with_http_connector(crate::http::StatusConnector)
-        .with_retry(no_retries())
-        .build()
-        .map_err(|e| target.build_error(e))?;
-    let store = Arc::new(store);
-    Ok((store.clone(), store))
-}
-
-#[cfg(not(feature = "aws"))]
-pub(super) fn s3_key_known(_: &str) -> bool {
-    true
-}
-
-#[cfg(not(feature = "aws"))]
-pub(super) fn s3(target: &Target) -> Result<Stores> {
-    Err(target.invalid("s3:// needs seerstore's cargo feature \"aws\"".into()))
+    build!(target, builder)
 }
 
 #[cfg(feature = "gcp")]
-pub(super) fn gcs_key_known(key: &str) -> bool {
-    key.parse::<object_store::gcp::GoogleConfigKey>().is_ok()
-}
-
-#[cfg(feature = "gcp")]
-pub(super) fn gcs(target: &Target) -> Result<Stores> {
+fn gcs(target: &Target) -> Result<Stores> {
     use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-    let mut builder = GoogleCloudStorageBuilder::from_env()
-        .with_bucket_name(&target.bucket)
-        .with_config(
-            GoogleConfigKey::Client(object_store::ClientConfigKey::Timeout),
-            WHOLE_REQUEST_TIMEOUT,
-        );
-    for (key, value) in &target.store_options {
-        let key: GoogleConfigKey = key.parse().map_err(|e| target.build_error(e))?;
-        builder = builder.with_config(key, value);
-    }
-    let store = builder
-        .with_http_connector(crate::http::StatusConnector)
-        .with_retry(no_retries())
-        .build()
-        .map_err(|e| target.build_error(e))?;
-    let store = Arc::new(store);
-    Ok((store.clone(), store))
-}
-
-#[cfg(not(feature = "gcp"))]
-pub(super) fn gcs_key_known(_: &str) -> bool {
-    true
-}
-
-#[cfg(not(feature = "gcp"))]
-pub(super) fn gcs(target: &Target) -> Result<Stores> {
-    Err(target.invalid("gs:// needs seerstore's cargo feature \"gcp\"".into()))
+    let builder = GoogleCloudStorageBuilder::from_env().with_bucket_name(&target.bucket);
+    let builder = configure(target, builder, GoogleConfigKey::Client, |b, k, v| {
+        b.with_config(k, v)
+    })?;
+    build!(target, builder)
 }
 
 #[cfg(feature = "azure")]
-pub(super) fn azure_key_known(key: &str) -> bool {
-    key.parse::<object_store::azure::AzureConfigKey>().is_ok()
-}
-
-#[cfg(feature = "azure")]
-pub(super) fn azure(target: &Target) -> Result<Stores> {
+fn azure(target: &Target) -> Result<Stores> {
     use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-    let mut builder = MicrosoftAzureBuilder::from_env()
-        .with_container_name(&target.bucket)
-        .with_config(
-            AzureConfigKey::Client(object_store::ClientConfigKey::Timeout),
-            WHOLE_REQUEST_TIMEOUT,
-        );
-    for (key, value) in &target.store_options {
-        let key: AzureConfigKey = key.parse().map_err(|e| target.build_error(e))?;
-        builder = builder.with_config(key, value);
-    }
-    let store = builder
-        .with_http_connector(crate::http::StatusConnector)
-        .with_retry(no_retries())
-        .build()
-        .map_err(|e| target.build_error(e))?;
-    let store = Arc::new(store);
-    Ok((store.clone(), store))
-}
-
-#[cfg(not(feature = "azure"))]
-pub(super) fn azure_key_known(_: &str) -> bool {
-    true
-}
-
-#[cfg(not(feature = "azure"))]
-pub(super) fn azure(target: &Target) -> Result<Stores> {
-    Err(target.invalid("az:// needs seerstore's cargo feature \"azure\"".into()))
+    let builder = MicrosoftAzureBuilder::from_env().with_container_name(&target.bucket);
+    let builder = configure(target, builder, AzureConfigKey::Client, |b, k, v| {
+        b.with_config(k, v)
+    })?;
+    build!(target, builder)
 }

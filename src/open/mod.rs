@@ -144,9 +144,7 @@ impl Target {
                 let memory = Arc::new(object_store::memory::InMemory::new());
                 (memory.clone(), memory)
             }
-            Scheme::S3 => cloud::s3(&self)?,
-            Scheme::Gcs => cloud::gcs(&self)?,
-            Scheme::Azure => cloud::azure(&self)?,
+            Scheme::Cloud(cloud) => cloud::stores(cloud, &self)?,
         };
         // Parts of streaming uploads go through the MultipartStore side of
         // the same store, so that each part is retried on its own.

@@ -66,9 +66,7 @@ impl Target {
     fn check_store_key(&self, key: &str) -> Result<()> {
         let known = match self.scheme {
             Scheme::File | Scheme::Memory => false,
-            Scheme::S3 => cloud::s3_key_known(key),
-            Scheme::Gcs => cloud::gcs_key_known(key),
-            Scheme::Azure => cloud::azure_key_known(key),
+            Scheme::Cloud(cloud) => cloud::key_known(cloud, key),
         };
         if known {
             Ok(())
@@ -82,7 +80,10 @@ impl Target {
     /// that is not an `http(s)://host` URL, or carries credentials. (The
     /// builders check booleans and durations themselves.)
     fn check_store_value(&self, key: &str, value: &str) -> Result<()> {
-        if !cloud::is_url_option(self.scheme, key) {
+        let Scheme::Cloud(cloud) = self.scheme else {
+            return Ok(());
+        };
+        if !cloud::is_url_option(cloud, key) {
             return Ok(());
         }
         let shown = if is_secret_key(key) {

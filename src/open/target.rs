@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::RetryConfig;
 use url::Url;
 
+use super::cloud::Cloud;
 use super::percent::percent_decode;
 use super::redact::redact_url;
 
@@ -35,9 +36,7 @@ pub(super) struct Target {
 pub(super) enum Scheme {
     File,
     Memory,
-    S3,
-    Gcs,
-    Azure,
+    Cloud(Cloud),
 }
 
 impl Target {
@@ -61,9 +60,9 @@ impl Target {
         let scheme = match parsed.scheme() {
             "file" => Scheme::File,
             "memory" => Scheme::Memory,
-            "s3" | "s3a" => Scheme::S3,
-            "gs" => Scheme::Gcs,
-            "az" | "azure" => Scheme::Azure,
+            "s3" | "s3a" => Scheme::Cloud(Cloud::S3),
+            "gs" => Scheme::Cloud(Cloud::Gcs),
+            "az" | "azure" => Scheme::Cloud(Cloud::Azure),
             other => {
                 return Err(invalid(format!(
                     "unknown scheme {other:?} (expected file, memory, s3, gs or az)"
@@ -112,7 +111,7 @@ impl Target {
                 }
                 (String::new(), path.trim_start_matches('/').to_owned())
             }
-            Scheme::S3 | Scheme::Gcs | Scheme::Azure => {
+            Scheme::Cloud(_) => {
                 if host.is_empty() {
                     return Err(invalid("missing bucket (or container) name".into()));
                 }
