@@ -1,5 +1,7 @@
 //! Percent-decoding of the parts of a storage URL (its path, its query's
-//! keys and values).
+//! keys and values). The `seerstore` command line compiles this file in
+//! too (`#[path]`), to decode an object URL's key the same way: it uses
+//! nothing of the crate.
 
 /// Decodes `%XX` escapes; `None` if an escape is malformed or the result is
 /// not UTF-8.
