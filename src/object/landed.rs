@@ -118,16 +118,17 @@ pub(crate) async fn landed(
 
 /// Compares a body, chunk by chunk, with what was written.
 enum Check<'a> {
-    Bytes {
-        expected: &'a Bytes,
-        offset: usize,
-    },
-    Parts {
-        digest: &'a PartsDigest,
-        part: usize,
-        in_part: u64,
-        hasher: Md5,
-    },
+    Bytes { expected: &'a Bytes, offset: usize },
+    Parts(PartsCheck<'a>),
+}
+
+/// Compares a body with a multipart upload's part md5s, piece by piece.
+struct PartsCheck<'a> {
+    digest: &'a PartsDigest,
+    /// The part being hashed, and how much of it has been.
+    part: usize,
+    in_part: u64,
+    hasher: Md5,
 }
 
 impl<'a> Check<'a> {
@@ -137,17 +138,17 @@ impl<'a> Check<'a> {
                 expected,
                 offset: 0,
             },
-            Written::Parts(digest) => Check::Parts {
+            Written::Parts(digest) => Check::Parts(PartsCheck {
                 digest,
                 part: 0,
                 in_part: 0,
                 hasher: Md5::new(),
-            },
+            }),
         }
     }
 
     /// `false` as soon as the body differs.
-    fn feed(&mut self, mut chunk: &[u8]) -> bool {
+    fn feed(&mut self, chunk: &[u8]) -> bool {
         match self {
             Check::Bytes { expected, offset } => {
                 let end = *offset + chunk.len();
@@ -155,29 +156,7 @@ impl<'a> Check<'a> {
                 *offset = end;
                 same
             }
-            Check::Parts {
-                digest,
-                part,
-                in_part,
-                hasher,
-            } => {
-                while !chunk.is_empty() {
-                    let room = usize::try_from(digest.part_size - *in_part).unwrap_or(usize::MAX);
-                    let take = room.min(chunk.len());
-                    hasher.update(&chunk[..take]);
-                    *in_part += take as u64;
-                    chunk = &chunk[take..];
-                    if *in_part == digest.part_size {
-                        let done: [u8; 16] = std::mem::take(hasher).finalize().into();
-                        if digest.parts.get(*part) != Some(&done) {
-                            return false;
-                        }
-                        *part += 1;
-                        *in_part = 0;
-                    }
-                }
-                true
-            }
+            Check::Parts(parts) => parts.feed(chunk),
         }
     }
 
@@ -185,19 +164,39 @@ impl<'a> Check<'a> {
     fn finish(self) -> bool {
         match self {
             Check::Bytes { expected, offset } => offset == expected.len(),
-            Check::Parts {
-                digest,
-                part,
-                in_part,
-                hasher,
-            } => {
-                if in_part == 0 {
-                    return part == digest.parts.len();
+            Check::Parts(parts) => parts.finish(),
+        }
+    }
+}
+
+impl PartsCheck<'_> {
+    fn feed(&mut self, mut chunk: &[u8]) -> bool {
+        let digest = self.digest;
+        while !chunk.is_empty() {
+            let room = usize::try_from(digest.part_size - self.in_part).unwrap_or(usize::MAX);
+            let take = room.min(chunk.len());
+            self.hasher.update(&chunk[..take]);
+            self.in_part += take as u64;
+            chunk = &chunk[take..];
+            if self.in_part == digest.part_size {
+                let done: [u8; 16] = std::mem::take(&mut self.hasher).finalize().into();
+                if digest.parts.get(self.part) != Some(&done) {
+                    return false;
                 }
-                let last: [u8; 16] = hasher.finalize().into();
-                part + 1 == digest.parts.len() && digest.parts.get(part) == Some(&last)
+                self.part += 1;
+                self.in_part = 0;
             }
         }
+        true
+    }
+
+    fn finish(self) -> bool {
+        let digest = self.digest;
+        if self.in_part == 0 {
+            return self.part == digest.parts.len();
+        }
+        let last: [u8; 16] = self.hasher.finalize().into();
+        self.part + 1 == digest.parts.len() && digest.parts.get(self.part) == Some(&last)
     }
 }
 

@@ -21,6 +21,11 @@
 mod bench;
 mod commands;
 mod exit;
+// The library's own decoding of URL escapes, compiled in here too: the
+// key of an object URL is decoded exactly as `open` decodes a path,
+// without making the function public API.
+#[path = "../../open/percent.rs"]
+mod percent;
 mod target;
 mod wal;
 

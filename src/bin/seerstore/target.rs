@@ -13,6 +13,7 @@ use seerstore::{redact_url, Storage};
 use url::Url;
 
 use crate::exit::CliError;
+use crate::percent::percent_decode;
 
 /// Whether opening may create a missing `file://` directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,23 +132,4 @@ fn names_no_object(raw: &str) -> CliError {
         "{:?} names a directory or prefix, not an object",
         redact_url(raw)
     ))
-}
-
-/// Decodes `%XX` escapes; `None` if one is malformed or the result is not
-/// UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }

@@ -7,6 +7,7 @@ mod appends;
 mod copies;
 mod deletes;
 mod listing;
+mod moves;
 mod paths;
 mod read_with;
 mod read_with_races;

@@ -1,68 +1,42 @@
 //! `rename`: the destination holds what the source held, the source is
-//! gone; refused calls keep both; atomic where the backend says so.
+//! gone; refused calls keep both; atomic where the backend says so. What
+//! `rename` shares with `copy` is checked through [`Move`] (`moves.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::copies::{copy_or_rename_bad_input, ensure_holds};
-use super::{ensure, expect_err, pattern, snapshot, step, unchanged};
+use super::moves::Move;
+use super::{ensure, pattern, step};
 use crate::conformance::{Context, Outcome};
-use crate::{Error, Storage, WriteMode};
-
-async fn ensure_gone(s: &dyn Storage, what: &str, key: &str) -> Outcome {
-    ensure!(
-        !step(
-            &format!("exists({key:?}) after {what}"),
-            s.exists(key).await
-        )?,
-        "after {what} the source {key:?} still exists"
-    );
-    expect_err(
-        &format!("read of the source after {what}"),
-        s.read(key).await,
-        "NotFound",
-        Error::is_not_found,
-    )?;
-    Ok(())
-}
+use crate::WriteMode;
 
 pub(super) async fn rename_moves_object(cx: Context) -> Outcome {
     let s = &*cx.storage;
     let (from, to) = (cx.key("CURRENT.tmp"), cx.key("CURRENT"));
     let data = pattern(1, 70_000);
     step("write source", s.write(&from, data.clone()).await)?;
-    let meta = step(
-        "rename to a new key",
-        s.rename(&from, &to, WriteMode::Overwrite).await,
-    )?;
-    ensure_holds(s, "rename to a new key", &meta, &to, &data).await?;
-    ensure_gone(s, "rename to a new key", &from).await?;
+    let rename = Move::Rename;
+    rename
+        .ensure_overwrite_moves(s, "rename to a new key", &from, &to, &data)
+        .await?;
     // Onto an existing key, into a new directory, and of an empty object.
     let next = pattern(2, 10);
     step("write source", s.write(&from, next.clone()).await)?;
-    let meta = step(
-        "rename onto an existing key",
-        s.rename(&from, &to, WriteMode::Overwrite).await,
-    )?;
-    ensure_holds(s, "rename onto an existing key", &meta, &to, &next).await?;
-    ensure_gone(s, "rename onto an existing key", &from).await?;
+    rename
+        .ensure_overwrite_moves(s, "rename onto an existing key", &from, &to, &next)
+        .await?;
     let deep = cx.key("archive/deep/CURRENT");
-    let meta = step(
-        "rename into a new directory",
-        s.rename(&to, &deep, WriteMode::Overwrite).await,
-    )?;
-    ensure_holds(s, "rename into a new directory", &meta, &deep, &next).await?;
-    ensure_gone(s, "rename into a new directory", &to).await?;
+    rename
+        .ensure_overwrite_moves(s, "rename into a new directory", &to, &deep, &next)
+        .await?;
     let (empty, moved) = (cx.key("empty"), cx.key("empty-moved"));
     step("write empty", s.write(&empty, Bytes::new()).await)?;
-    let meta = step(
-        "rename of an empty object",
-        s.rename(&empty, &moved, WriteMode::Overwrite).await,
-    )?;
-    ensure_holds(s, "rename of an empty object", &meta, &moved, &Bytes::new()).await?;
-    ensure_gone(s, "rename of an empty object", &empty).await
+    let what = "rename of an empty object";
+    rename
+        .ensure_overwrite_moves(s, what, &empty, &moved, &Bytes::new())
+        .await
 }
 
 pub(super) async fn rename_create_refuses_existing(cx: Context) -> Outcome {
@@ -71,75 +45,25 @@ pub(super) async fn rename_create_refuses_existing(cx: Context) -> Outcome {
     let data = pattern(3, 1000);
     step("write source", s.write(&from, data.clone()).await)?;
     step("write destination", s.write(&to, pattern(4, 500)).await)?;
-    let before = snapshot(s, &cx.ns).await?;
-    let e = expect_err(
-        "rename(Create) onto an existing key",
-        s.rename(&from, &to, WriteMode::Create).await,
-        "AlreadyExists",
-        Error::is_already_exists,
-    )?;
-    ensure!(
-        e.path() == Some(to.as_str()),
-        "AlreadyExists names {:?}, expected the destination {to:?}",
-        e.path()
-    );
-    unchanged(
-        "a refused rename(Create)",
-        &before,
-        &snapshot(s, &cx.ns).await?,
-    )?;
+    Move::Rename.ensure_create_refused(&cx, &from, &to).await?;
     let fresh = cx.key("fresh");
     let meta = step(
         "rename(Create) to a new key",
         s.rename(&from, &fresh, WriteMode::Create).await,
     )?;
-    ensure_holds(s, "rename(Create)", &meta, &fresh, &data).await?;
-    ensure_gone(s, "rename(Create)", &from).await
+    Move::Rename
+        .ensure_moved(s, "rename(Create)", &meta, &from, &fresh, &data)
+        .await
 }
 
 pub(super) async fn rename_update_requires_current_version(cx: Context) -> Outcome {
-    let s = &*cx.storage;
-    let (from, to) = (cx.key("src"), cx.key("dst"));
-    let data = pattern(5, 300);
-    step("write source", s.write(&from, data.clone()).await)?;
-    let stale = step("write dst v1", s.write(&to, pattern(6, 10)).await)?.version;
-    let current = step("write dst v2", s.write(&to, pattern(7, 20)).await)?.version;
-    let (Some(stale), Some(current)) = (stale, current) else {
-        return Err("writes returned no version".into());
-    };
-    let before = snapshot(s, &cx.ns).await?;
-    expect_err(
-        "rename(Update) on a stale version",
-        s.rename(&from, &to, WriteMode::Update(stale)).await,
-        "Precondition",
-        Error::is_precondition,
-    )?;
-    expect_err(
-        "rename(Update) onto a missing key",
-        s.rename(
-            &from,
-            &cx.key("missing"),
-            WriteMode::Update(current.clone()),
-        )
-        .await,
-        "Precondition",
-        Error::is_precondition,
-    )?;
-    unchanged(
-        "a refused rename(Update)",
-        &before,
-        &snapshot(s, &cx.ns).await?,
-    )?;
-    let meta = step(
-        "rename(Update) on the current version",
-        s.rename(&from, &to, WriteMode::Update(current)).await,
-    )?;
-    ensure_holds(s, "rename(Update)", &meta, &to, &data).await?;
-    ensure_gone(s, "rename(Update)", &from).await
+    Move::Rename
+        .update_requires_current_version(cx, [300, 10, 20], false)
+        .await
 }
 
 pub(super) async fn rename_bad_input_changes_nothing(cx: Context) -> Outcome {
-    copy_or_rename_bad_input(cx, "rename").await
+    Move::Rename.bad_input_changes_nothing(cx).await
 }
 
 /// Renames along a chain of keys while others look at both ends of the
