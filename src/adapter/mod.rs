@@ -80,7 +80,7 @@ use crate::storage::{ListOptions, Storage, WriteMode};
 
 use errors::to_os_error;
 use errors::{not_implemented, put_result};
-use upload::PartUpload;
+use upload::WriterUpload;
 
 mod errors;
 mod list;
@@ -213,7 +213,7 @@ impl ObjectStore for ObjectStoreAdapter {
         }
         let key = location.as_ref();
         let writer = self.inner.writer(key).await.map_err(to_os_error)?;
-        Ok(Box::new(PartUpload::new(key.to_owned(), writer)))
+        Ok(Box::new(WriterUpload::new(key.to_owned(), writer)))
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> OsResult<GetResult> {

@@ -22,13 +22,13 @@ use super::OsResult;
 /// future is polled first: the first future polled writes every part
 /// registered so far. Parts held back are the caller's own `PutPayload`s
 /// (reference-counted, not copied).
-pub(super) struct PartUpload {
+pub(super) struct WriterUpload {
     key: String,
-    shared: Arc<UploadShared>,
+    shared: Arc<PartQueue>,
     next_index: usize,
 }
 
-struct UploadShared {
+struct PartQueue {
     /// Parts registered and not yet written, by index.
     pending: StdMutex<BTreeMap<usize, PutPayload>>,
     /// The writer, the index of the next part it takes, and the first error.
@@ -41,11 +41,11 @@ struct WriterState {
     failed: Option<String>,
 }
 
-impl PartUpload {
+impl WriterUpload {
     pub(super) fn new(key: String, writer: Box<dyn StorageWriter>) -> Self {
         Self {
             key,
-            shared: Arc::new(UploadShared {
+            shared: Arc::new(PartQueue {
                 pending: StdMutex::new(BTreeMap::new()),
                 writer: tokio::sync::Mutex::new(WriterState {
                     writer: Some(writer),
@@ -58,7 +58,7 @@ impl PartUpload {
     }
 }
 
-impl UploadShared {
+impl PartQueue {
     /// Writes every registered part whose turn has come.
     async fn drain(&self, key: &str) -> OsResult<()> {
         let mut state = self.writer.lock().await;
@@ -88,9 +88,9 @@ impl UploadShared {
     }
 }
 
-impl fmt::Debug for PartUpload {
+impl fmt::Debug for WriterUpload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PartUpload")
+        f.debug_struct("WriterUpload")
             .field("key", &self.key)
             .field("parts", &self.next_index)
             .finish()
@@ -98,7 +98,7 @@ impl fmt::Debug for PartUpload {
 }
 
 #[async_trait]
-impl MultipartUpload for PartUpload {
+impl MultipartUpload for WriterUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
         let index = self.next_index;
         self.next_index += 1;

@@ -77,7 +77,7 @@ struct SentPart {
 }
 
 /// A multipart upload in progress. Dropped unsettled, it aborts itself.
-struct Upload {
+struct OpenMultipart {
     sink: Sink,
     /// Parts uploading; each yields its number and what landed (numbered sinks).
     tasks: JoinSet<Result<Option<(usize, SentPart)>>>,
@@ -90,7 +90,7 @@ struct Upload {
     orphan: bool,
 }
 
-impl Upload {
+impl OpenMultipart {
     /// Stops the part uploads and aborts the upload at the store; settled
     /// once the store answered (either way).
     async fn abort(&mut self) -> Result<()> {
@@ -123,7 +123,7 @@ impl Upload {
     }
 }
 
-impl Drop for Upload {
+impl Drop for OpenMultipart {
     fn drop(&mut self) {
         if self.orphan || matches!(self.sink, Sink::Settled) {
             return;
@@ -131,7 +131,7 @@ impl Drop for Upload {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let mut orphan = Upload {
+        let mut orphan = OpenMultipart {
             sink: std::mem::replace(&mut self.sink, Sink::Settled),
             tasks: std::mem::take(&mut self.tasks),
             location: self.location.clone(),
@@ -162,7 +162,7 @@ pub(crate) struct ObjectWriter {
     buffer: VecDeque<Bytes>,
     buffered: usize,
     size: u64,
-    upload: Option<Upload>,
+    upload: Option<OpenMultipart>,
     failed: bool,
 }
 
@@ -239,7 +239,7 @@ impl ObjectWriter {
                     self.limit.as_deref(),
                 )
                 .await?;
-                self.upload = Some(Upload {
+                self.upload = Some(OpenMultipart {
                     sink,
                     tasks: JoinSet::new(),
                     location: self.location.clone(),
