@@ -19,13 +19,13 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::storage::{ObjectMeta, StorageAppender};
 
-use super::Shared;
+use super::CacheState;
 
 /// The inner appender, holding its key out of the cache.
 pub(super) struct CachedAppender {
     pub(super) inner: Arc<dyn StorageAppender>,
     pub(super) path: String,
-    pub(super) shared: Arc<Shared>,
+    pub(super) shared: Arc<CacheState>,
     /// Set by a successful `finish`.
     pub(super) finished: AtomicBool,
 }

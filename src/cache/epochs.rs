@@ -113,7 +113,7 @@ impl Registry {
 }
 
 /// The state shared by a [`Cached`] and its writers.
-pub(super) struct Shared {
+pub(super) struct CacheState {
     pub(super) blocks: BlockCache,
     pub(super) entries: EntryCache,
     pub(super) registry: Mutex<Registry>,
@@ -121,7 +121,7 @@ pub(super) struct Shared {
     pub(super) fetched: AtomicU64,
 }
 
-impl Shared {
+impl CacheState {
     pub(super) fn new(capacity: u64, block_size: u64) -> Self {
         let estimated_blocks = (capacity / block_size.max(1)).clamp(16, 1 << 24) as usize;
         Self {
@@ -184,7 +184,7 @@ impl Shared {
 
 /// Ends a write in the registry, also when its future is dropped.
 pub(super) struct WriteGuard<'a> {
-    pub(super) shared: &'a Shared,
+    pub(super) shared: &'a CacheState,
     pub(super) path: &'a str,
     pub(super) ended: bool,
 }

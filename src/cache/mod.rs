@@ -106,7 +106,7 @@ use crate::storage::{
     StorageAppender, StorageWriter, WriteMode,
 };
 use disk::DiskTier;
-use epochs::{BlockKey, KeyEntry, Shared, WriteGuard, NEXT_EPOCH};
+use epochs::{BlockKey, KeyEntry, CacheState, WriteGuard, NEXT_EPOCH};
 
 /// Default block size: 64 KiB.
 pub const DEFAULT_BLOCK_SIZE: u64 = 64 * 1024;
@@ -147,7 +147,7 @@ const READ_ATTEMPTS: usize = 3;
 /// ```
 pub struct Cached<S: Storage> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<CacheState>,
     capacity: u64,
     block_size: u64,
     copy_threshold: usize,
@@ -160,7 +160,7 @@ impl<S: Storage> Cached<S> {
     pub fn new(inner: S) -> Self {
         Self {
             inner,
-            shared: Arc::new(Shared::new(DEFAULT_CAPACITY_BYTES, DEFAULT_BLOCK_SIZE)),
+            shared: Arc::new(CacheState::new(DEFAULT_CAPACITY_BYTES, DEFAULT_BLOCK_SIZE)),
             capacity: DEFAULT_CAPACITY_BYTES,
             block_size: DEFAULT_BLOCK_SIZE,
             copy_threshold: DEFAULT_COPY_THRESHOLD,
@@ -173,7 +173,7 @@ impl<S: Storage> Cached<S> {
     #[must_use]
     pub fn with_capacity(mut self, bytes: u64) -> Self {
         self.capacity = bytes;
-        self.shared = Arc::new(Shared::new(self.capacity, self.block_size));
+        self.shared = Arc::new(CacheState::new(self.capacity, self.block_size));
         self
     }
 
@@ -181,7 +181,7 @@ impl<S: Storage> Cached<S> {
     #[must_use]
     pub fn with_block_size(mut self, bytes: u64) -> Self {
         self.block_size = bytes.max(1);
-        self.shared = Arc::new(Shared::new(self.capacity, self.block_size));
+        self.shared = Arc::new(CacheState::new(self.capacity, self.block_size));
         self
     }
 
@@ -520,7 +520,7 @@ impl<S: Storage> Storage for Cached<S> {
 struct CachedWriter {
     inner: Box<dyn StorageWriter>,
     path: String,
-    shared: Arc<Shared>,
+    shared: Arc<CacheState>,
 }
 
 #[async_trait]

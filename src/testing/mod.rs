@@ -161,13 +161,15 @@ struct Decision {
     fault: Option<FaultAction>,
 }
 
+/// The seed and the rules' counters, shared by a [`FaultInjector`] and its
+/// clones, writers and streams.
 #[derive(Debug)]
-struct Shared {
+struct InjectorState {
     seed: u64,
     state: Mutex<State>,
 }
 
-impl Shared {
+impl InjectorState {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the counters
         // inconsistent in a way that matters to a test: keep going.
@@ -238,7 +240,7 @@ impl Shared {
 /// conformance suite).
 pub struct FaultInjector<S: Storage> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<InjectorState>,
 }
 
 impl<S: Storage> FaultInjector<S> {
@@ -246,7 +248,7 @@ impl<S: Storage> FaultInjector<S> {
     pub fn new(inner: S, seed: u64) -> Self {
         Self {
             inner,
-            shared: Arc::new(Shared {
+            shared: Arc::new(InjectorState {
                 seed,
                 state: Mutex::new(State::default()),
             }),
@@ -540,7 +542,7 @@ impl<S: Storage> Storage for FaultInjector<S> {
 struct FaultWriter {
     inner: Option<Box<dyn StorageWriter>>,
     path: String,
-    shared: Arc<Shared>,
+    shared: Arc<InjectorState>,
 }
 
 impl FaultWriter {
