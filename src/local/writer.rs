@@ -1,7 +1,7 @@
 //! [`LocalWriter`]: streaming a large object into a temp file.
 //!
 //! Small chunks are buffered (as `Bytes`, without copying) up to
-//! [`FLUSH_THRESHOLD`] and written in one blocking-pool hop, so memory stays
+//! [`WRITER_BUFFER_MAX`] and written in one blocking-pool hop, so memory stays
 //! bounded by about that much plus the chunk in hand, whatever the object's
 //! size. Nothing is visible at the key until `finish`.
 
@@ -17,16 +17,18 @@ use crate::storage::{ObjectMeta, StorageWriter, WriteMode};
 use super::publish::TempFile;
 use super::{join, spawn_tracked, Inner};
 
-/// Buffered bytes that trigger a write to the temp file.
-const FLUSH_THRESHOLD: usize = 1 << 20;
+/// The most a writer buffers before it writes to the temp file: bounds its
+/// memory and the bytes of one blocking-pool hop.
+const WRITER_BUFFER_MAX: usize = 1 << 20;
 
-/// The temp file, shared with the blocking task that writes into it.
-type Slot = Arc<Mutex<Option<TempFile>>>;
+/// The temp file, shared with the blocking task that writes into it;
+/// `None` once published or removed.
+type SharedTemp = Arc<Mutex<Option<TempFile>>>;
 
-fn lock(slot: &Slot) -> MutexGuard<'_, Option<TempFile>> {
+fn lock(temp_file: &SharedTemp) -> MutexGuard<'_, Option<TempFile>> {
     // The guarded value is moved out or written whole; a panic in a
     // blocking task leaves at worst a temp file that `Drop` removes.
-    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    temp_file.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The [`StorageWriter`] of [`LocalStorage`](super::LocalStorage).
@@ -40,7 +42,7 @@ fn lock(slot: &Slot) -> MutexGuard<'_, Option<TempFile>> {
 pub(crate) struct LocalWriter {
     inner: Arc<Inner>,
     key: String,
-    slot: Slot,
+    temp_file: SharedTemp,
     buffer: Vec<Bytes>,
     buffered: usize,
     /// Set while a blocking write is awaited; still set afterwards means
@@ -61,7 +63,7 @@ impl LocalWriter {
         Ok(LocalWriter {
             inner,
             key,
-            slot: Arc::new(Mutex::new(Some(temp))),
+            temp_file: Arc::new(Mutex::new(Some(temp))),
             buffer: Vec::new(),
             buffered: 0,
             in_flight: false,
@@ -93,11 +95,11 @@ impl LocalWriter {
         let op = Operation::Writer;
         let chunks = std::mem::take(&mut self.buffer);
         self.buffered = 0;
-        let slot = self.slot.clone();
+        let temp_file = self.temp_file.clone();
         let key = self.key.clone();
         self.in_flight = true;
         let task = spawn_tracked(&self.inner, move |inner| {
-            let mut guard = lock(&slot);
+            let mut guard = lock(&temp_file);
             let Some(temp) = guard.as_mut() else {
                 return Err(Error::Io {
                     op,
@@ -139,7 +141,7 @@ impl StorageWriter for LocalWriter {
         }
         self.buffered += chunk.len();
         self.buffer.push(chunk);
-        if self.buffered >= FLUSH_THRESHOLD {
+        if self.buffered >= WRITER_BUFFER_MAX {
             self.flush(false).await?;
         }
         Ok(())
@@ -158,9 +160,9 @@ impl StorageWriter for LocalWriter {
     async fn abort(mut self: Box<Self>) -> Result<()> {
         self.buffer.clear();
         self.done = true;
-        let slot = self.slot.clone();
+        let temp_file = self.temp_file.clone();
         let task = spawn_tracked(&self.inner, move |_| {
-            drop(lock(&slot).take());
+            drop(lock(&temp_file).take());
             Ok(())
         });
         join(Operation::Writer, &self.key, task).await
@@ -172,15 +174,15 @@ impl Drop for LocalWriter {
         if self.done && !self.in_flight {
             return;
         }
-        let slot = self.slot.clone();
+        let temp_file = self.temp_file.clone();
         // Unlinking may wait for the disk: keep it off the worker when a
         // runtime is there. The task also waits for a write still running.
         if tokio::runtime::Handle::try_current().is_ok() {
             drop(spawn_tracked(&self.inner, move |_| {
-                drop(lock(&slot).take())
+                drop(lock(&temp_file).take())
             }));
         } else {
-            drop(lock(&slot).take());
+            drop(lock(&temp_file).take());
         }
     }
 }

@@ -22,7 +22,8 @@ use crate::exit::CliError;
 
 const BLOCK: u64 = 4096;
 const SSTABLE: usize = 16 << 20;
-const CHUNK: usize = 1 << 20;
+/// The size of each `StorageWriter::write` of the sstable-writer workload.
+const SSTABLE_WRITE_SIZE: usize = 1 << 20;
 const SMALL_WRITERS: usize = 16;
 
 /// What to run, from the command line.
@@ -275,8 +276,8 @@ async fn run_workloads(
     let mut rows = Vec::new();
 
     // SSTables, streamed in 1 MiB chunks.
-    let chunks: Vec<Bytes> = (0..SSTABLE / CHUNK)
-        .map(|i| Bytes::from(vec![(i % 251) as u8; CHUNK]))
+    let chunks: Vec<Bytes> = (0..SSTABLE / SSTABLE_WRITE_SIZE)
+        .map(|i| Bytes::from(vec![(i % 251) as u8; SSTABLE_WRITE_SIZE]))
         .collect();
     let bar = progress(
         &format!("{peer}: sstable-write 16 MiB"),

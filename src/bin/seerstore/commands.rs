@@ -12,9 +12,9 @@ use crate::exit::{CliError, PROBE_MISSING};
 use crate::target::{self, Create};
 use crate::{Cli, Command};
 
-/// Bytes read from the input, or from the object, per step: memory stays
-/// at about this much whatever the object's size.
-const CHUNK: usize = 4 * 1024 * 1024;
+/// Bytes `put` reads from its input and `get` from the object per step:
+/// memory stays at about this much whatever the object's size.
+const TRANSFER_STEP: usize = 4 * 1024 * 1024;
 
 /// Runs the command; `Ok` carries the exit code.
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
@@ -235,7 +235,7 @@ async fn cat(storage: &dyn Storage, key: &str, range: Option<RangeArg>) -> Resul
     let mut stdout = tokio::io::stdout();
     let mut at = range.start;
     while at < range.end {
-        let end = range.end.min(at + CHUNK as u64);
+        let end = range.end.min(at + TRANSFER_STEP as u64);
         let bytes = storage.read_range(key, at..end).await?;
         if let Err(e) = stdout.write_all(&bytes).await {
             return quiet_broken_pipe(e);
@@ -255,9 +255,9 @@ async fn put(
 ) -> Result<i32, CliError> {
     let mut writer = storage.writer(key).await?;
     loop {
-        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut chunk = Vec::with_capacity(TRANSFER_STEP);
         let read = (&mut input)
-            .take(CHUNK as u64)
+            .take(TRANSFER_STEP as u64)
             .read_to_end(&mut chunk)
             .await;
         match read {
