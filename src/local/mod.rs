@@ -27,7 +27,6 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use rustix::io::Errno;
@@ -38,10 +37,9 @@ use crate::in_flight::InFlight;
 use crate::path::{validate_path, validate_prefix};
 use crate::storage::emulated::check_pair;
 use crate::storage::{
-    ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage, StorageAppender,
-    StorageWriter, WriteMode,
+    ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, StorageAppender, StorageWriter,
+    WriteMode,
 };
-use tracing::Instrument;
 
 pub use builder::LocalStorageBuilder;
 use handles::HandleCache;
@@ -151,7 +149,7 @@ use resolve::{read_flags, Resolver};
 ///
 /// # The 0.2 calls
 ///
-/// * [`read_with`](Storage::read_with) takes data and metadata from ONE
+/// * [`read_with`](crate::Storage::read_with) takes data and metadata from ONE
 ///   open descriptor: the version is the `fstat` of the file the bytes come
 ///   from (taken when its handle was opened; a file is never rewritten in
 ///   place), so the two never disagree, even while the object is being
@@ -161,28 +159,28 @@ use resolve::{read_flags, Resolver};
 ///   (`Precondition`, `NotModified`, `InvalidRange`) is always judged again
 ///   on a fresh open, and a failed `Update` drops the key's cached handle,
 ///   so a compare-and-swap loop sees the new version on its next read.
-/// * [`list_with`](Storage::list_with) with an offset walks each directory
+/// * [`list_with`](crate::Storage::list_with) with an offset walks each directory
 ///   in key order and skips, without a `stat` or an `open`, every object not
 ///   after the offset and every sub-directory whose keys all sort before
 ///   it: its cost follows the keys after the offset. Its keys come out
 ///   **sorted** (byte order), unlike `list`'s; each directory it enters is
 ///   read whole into memory (one name per entry). Without an offset it is
 ///   `list`.
-/// * [`list_dir`](Storage::list_dir) is one read of the prefix's directory
+/// * [`list_dir`](crate::Storage::list_dir) is one read of the prefix's directory
 ///   (plus a `stat` per object); symlinks and temporary files are never
 ///   listed, as in `list`. A sub-directory is listed only if it holds an
 ///   object at some depth (a read of it, and of its sub-directories until
 ///   one is found), so a prefix whose objects were all deleted is gone, as
 ///   on object stores.
-/// * [`delete_many`](Storage::delete_many) groups the keys by directory,
+/// * [`delete_many`](crate::Storage::delete_many) groups the keys by directory,
 ///   unlinks on up to four blocking-pool tasks at once, and fsyncs each
 ///   directory once per group instead of once per key.
-/// * [`copy`](Storage::copy) copies the source, through one descriptor,
+/// * [`copy`](crate::Storage::copy) copies the source, through one descriptor,
 ///   into a temp file with `copy_file_range` (a reflink on filesystems that
 ///   share extents, btrfs or XFS; an in-kernel copy elsewhere), then
 ///   publishes it exactly as `write` does (fsync, rename per `mode`,
 ///   directory fsync).
-/// * [`rename`](Storage::rename) is one atomic `rename(2)` under the locks of
+/// * [`rename`](crate::Storage::rename) is one atomic `rename(2)` under the locks of
 ///   both keys (`renameat2(RENAME_NOREPLACE)` for `Create`; the version
 ///   check and the rename together for `Update`), then fsyncs of the
 ///   destination's directory and of the source's; both keys' cached handles
@@ -362,198 +360,47 @@ impl Inner {
     }
 }
 
-#[async_trait]
-impl Storage for LocalStorage {
+// The `Storage` impl: these bodies, each in its span.
+crate::trace::traced_storage! {
+    LocalStorage, "local";
     /// A cached handle is first read inline (see
     /// [`LocalStorageBuilder::inline_reads`]); otherwise, or for what the
     /// page cache could not serve, the cold-read queue or one blocking-pool
     /// task.
-    async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
-        crate::trace::traced("local", Operation::ReadRange, path, async move {
-            let op = Operation::ReadRange;
-            let key = validate_path(op, path)?;
-            let mut out = self
-                .read_through(op, path, key, Wanted::Range(&range))
-                .await?;
-            Ok(out.pop().unwrap_or_default())
-        })
-        .await
-    }
-
+    read_range;
     /// From one handle: a cached one is read inline range by range, and
     /// whatever the page cache could not serve is read in ONE blocking-pool
     /// task; an uncached one is opened and read in one blocking-pool task.
-    async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        crate::trace::traced("local", Operation::ReadRanges, path, async move {
-            let op = Operation::ReadRanges;
-            let key = validate_path(op, path)?;
-            if ranges.is_empty() {
-                // What calling `read_range` for each of no ranges gives.
-                return Ok(Vec::new());
-            }
-            self.read_through(op, path, key, Wanted::Ranges(ranges))
-                .await
-        })
-        .await
-    }
-
-    async fn read(&self, path: &str) -> Result<Bytes> {
-        crate::trace::traced("local", Operation::Read, path, async move {
-            let op = Operation::Read;
-            let key = validate_path(op, path)?;
-            let mut out = self.read_through(op, path, key, Wanted::Whole).await?;
-            Ok(out.pop().unwrap_or_default())
-        })
-        .await
-    }
-
+    read_ranges;
+    read;
     /// Always stats the file afresh (never from the handle cache), so the
     /// version is current.
-    async fn head(&self, path: &str) -> Result<ObjectMeta> {
-        crate::trace::traced("local", Operation::Head, path, async move {
-            let op = Operation::Head;
-            let key = validate_path(op, path)?.to_owned();
-            self.run(op, path, move |inner| {
-                let (_, stat) = inner.open_object(op, &key)?;
-                Ok(meta_of(&key, &stat))
-            })
-            .await
-        })
-        .await
-    }
-
-    async fn exists(&self, path: &str) -> Result<bool> {
-        crate::trace::traced("local", Operation::Exists, path, async move {
-            let op = Operation::Exists;
-            let key = validate_path(op, path)?.to_owned();
-            self.run(op, path, move |inner| match inner.open_object(op, &key) {
-                Ok(_) => Ok(true),
-                Err(Error::NotFound { .. }) => Ok(false),
-                Err(e) => Err(e),
-            })
-            .await
-        })
-        .await
-    }
-
-    async fn write(&self, path: &str, data: Bytes) -> Result<ObjectMeta> {
-        self.write_with(path, data, WriteMode::Overwrite).await
-    }
-
+    head;
+    exists;
+    write;
     /// Temp file → write → fsync → rename (per `mode`) → fsync of the
     /// directory, all in one blocking task that runs to its end even if this
     /// future is dropped. See [`LocalStorage`] for versions and the
     /// atomicity of each mode.
-    async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
-        crate::trace::traced("local", Operation::Write, path, async move {
-            let op = Operation::Write;
-            let key = validate_path(op, path)?.to_owned();
-            self.run(op, path, move |inner| {
-                publish::write_object(inner, op, &key, &data, &mode)
-            })
-            .await
-        })
-        .await
-    }
-
-    async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
-        crate::trace::traced("local", Operation::Writer, path, async move {
-            let op = Operation::Writer;
-            let key = validate_path(op, path)?.to_owned();
-            let writer = writer::LocalWriter::create(self.inner.clone(), key).await?;
-            Ok(crate::trace::TracedWriter::wrap(
-                "local",
-                path,
-                Box::new(writer),
-            ))
-        })
-        .await
-    }
-
-    async fn delete(&self, path: &str) -> Result<()> {
-        crate::trace::traced("local", Operation::Delete, path, async move {
-            let op = Operation::Delete;
-            let key = validate_path(op, path)?.to_owned();
-            self.run(op, path, move |inner| inner.delete(&key)).await
-        })
-        .await
-    }
-
-    fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
-        crate::trace::traced_list("local", prefix, list::list(&self.inner, prefix))
-    }
-
-    async fn sync(&self, path: &str) -> Result<()> {
-        crate::trace::traced("local", Operation::Sync, path, async move {
-            let op = Operation::Sync;
-            let key = validate_path(op, path)?.to_owned();
-            self.run(op, path, move |inner| inner.sync(&key)).await
-        })
-        .await
-    }
-
+    write_with;
+    writer;
+    delete;
+    list;
+    sync;
     /// Data and metadata from one descriptor (see [`LocalStorage`],
     /// "0.2 calls"): a cached handle is read inline as in `read_range`.
-    async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
-        let call = self.read_with_local(path, options);
-        crate::trace::traced("local", Operation::ReadWith, path, call).await
-    }
-
+    read_with;
     /// With an offset, a sorted walk that never reads what sorts before it.
-    fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
-        let listing = listing::list_with(&self.inner, prefix, &options);
-        crate::trace::traced_list("local", prefix, listing)
-    }
-
+    list_with;
     /// One read of the prefix's directory.
-    async fn list_dir(&self, prefix: &str) -> Result<Listing> {
-        crate::trace::traced("local", Operation::ListDir, prefix, async move {
-            let op = Operation::ListDir;
-            let prefix = validate_prefix(op, prefix)?.to_owned();
-            self.run(op, &prefix.clone(), move |inner| {
-                listing::list_dir(inner, &prefix)
-            })
-            .await
-        })
-        .await
-    }
-
+    list_dir;
     /// Grouped by directory on a few blocking-pool tasks, one directory
     /// fsync per group.
-    async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
-        let first = paths.first().map_or("", String::as_str);
-        let span = crate::trace::op_span("local", Operation::DeleteMany, first);
-        self.delete_many_local(paths).instrument(span).await
-    }
-
+    delete_many;
     /// `copy_file_range` into a temp file, published as `write` publishes.
-    async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
-        crate::trace::traced("local", Operation::Copy, from, async move {
-            let op = Operation::Copy;
-            let (from, to) = check_pair(op, from, to)?;
-            let (from, to) = (from.to_owned(), to.to_owned());
-            self.run(op, &to.clone(), move |inner| {
-                copy::copy(inner, &from, &to, &mode)
-            })
-            .await
-        })
-        .await
-    }
-
+    copy;
     /// One atomic `rename(2)`, checked per `mode`.
-    async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
-        crate::trace::traced("local", Operation::Rename, from, async move {
-            let op = Operation::Rename;
-            let (from, to) = check_pair(op, from, to)?;
-            let (from, to) = (from.to_owned(), to.to_owned());
-            self.run(op, &to.clone(), move |inner| {
-                copy::rename(inner, &from, &to, &mode)
-            })
-            .await
-        })
-        .await
-    }
-
+    rename;
     /// Creates the file with `O_EXCL` (fsynced with its directory before
     /// this returns) and keeps it open. Appends are buffered in memory and
     /// written, one `pwrite` per group, by a flusher on the blocking pool
@@ -564,15 +411,137 @@ impl Storage for LocalStorage {
     /// it). Cancellation, errors and the refusal after a failed
     /// `fdatasync` are described in `src/local/append/mod.rs` and
     /// `docs/RELIABILITY.md`.
-    async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
-        crate::trace::traced("local", Operation::Append, path, async move {
-            let op = Operation::Append;
-            let key = validate_path(op, path)?.to_owned();
-            let inner = Arc::clone(&self.inner);
-            let task = spawn_tracked(&self.inner, move |_| append::create(&inner, &key));
-            let appender: Arc<dyn StorageAppender> = Arc::new(join(op, path, task).await?);
-            Ok(appender)
+    appender;
+}
+
+impl crate::trace::Untraced for LocalStorage {
+    async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
+        let op = Operation::ReadRange;
+        let key = validate_path(op, path)?;
+        let mut out = self
+            .read_through(op, path, key, Wanted::Range(&range))
+            .await?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+        let op = Operation::ReadRanges;
+        let key = validate_path(op, path)?;
+        if ranges.is_empty() {
+            // What calling `read_range` for each of no ranges gives.
+            return Ok(Vec::new());
+        }
+        self.read_through(op, path, key, Wanted::Ranges(ranges))
+            .await
+    }
+
+    async fn read(&self, path: &str) -> Result<Bytes> {
+        let op = Operation::Read;
+        let key = validate_path(op, path)?;
+        let mut out = self.read_through(op, path, key, Wanted::Whole).await?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    async fn head(&self, path: &str) -> Result<ObjectMeta> {
+        let op = Operation::Head;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| {
+            let (_, stat) = inner.open_object(op, &key)?;
+            Ok(meta_of(&key, &stat))
         })
         .await
+    }
+
+    async fn exists(&self, path: &str) -> Result<bool> {
+        let op = Operation::Exists;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| match inner.open_object(op, &key) {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
+        let op = Operation::Write;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| {
+            publish::write_object(inner, op, &key, &data, &mode)
+        })
+        .await
+    }
+
+    async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
+        let op = Operation::Writer;
+        let key = validate_path(op, path)?.to_owned();
+        let writer = writer::LocalWriter::create(self.inner.clone(), key).await?;
+        Ok(Box::new(writer))
+    }
+
+    async fn delete(&self, path: &str) -> Result<()> {
+        let op = Operation::Delete;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| inner.delete(&key)).await
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'_, Result<ObjectMeta>> {
+        list::list(&self.inner, prefix)
+    }
+
+    async fn sync(&self, path: &str) -> Result<()> {
+        let op = Operation::Sync;
+        let key = validate_path(op, path)?.to_owned();
+        self.run(op, path, move |inner| inner.sync(&key)).await
+    }
+
+    async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
+        self.read_with_local(path, options).await
+    }
+
+    fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
+        listing::list_with(&self.inner, prefix, &options)
+    }
+
+    async fn list_dir(&self, prefix: &str) -> Result<Listing> {
+        let op = Operation::ListDir;
+        let prefix = validate_prefix(op, prefix)?.to_owned();
+        self.run(op, &prefix.clone(), move |inner| {
+            listing::list_dir(inner, &prefix)
+        })
+        .await
+    }
+
+    async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
+        self.delete_many_local(paths).await
+    }
+
+    async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        let op = Operation::Copy;
+        let (from, to) = check_pair(op, from, to)?;
+        let (from, to) = (from.to_owned(), to.to_owned());
+        self.run(op, &to.clone(), move |inner| {
+            copy::copy(inner, &from, &to, &mode)
+        })
+        .await
+    }
+
+    async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
+        let op = Operation::Rename;
+        let (from, to) = check_pair(op, from, to)?;
+        let (from, to) = (from.to_owned(), to.to_owned());
+        self.run(op, &to.clone(), move |inner| {
+            copy::rename(inner, &from, &to, &mode)
+        })
+        .await
+    }
+
+    async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
+        let op = Operation::Append;
+        let key = validate_path(op, path)?.to_owned();
+        let inner = Arc::clone(&self.inner);
+        let task = spawn_tracked(&self.inner, move |_| append::create(&inner, &key));
+        let appender: Arc<dyn StorageAppender> = Arc::new(join(op, path, task).await?);
+        Ok(appender)
     }
 }

@@ -31,8 +31,7 @@ impl ObjectStorage {
         let (list_path, offset) = match start {
             Ok(start) => start,
             Err(e) => {
-                let failed = stream::once(async move { Err(e) }).boxed();
-                return crate::trace::traced_list("object_store", prefix, failed);
+                return stream::once(async move { Err(e) }).boxed();
             }
         };
         crate::retry::count_attempt(Operation::List);
@@ -52,12 +51,11 @@ impl ObjectStorage {
             attempt: 0,
             done: false,
         };
-        let listing = stream::unfold(state, move |mut state| async move {
+        stream::unfold(state, move |mut state| async move {
             let item = state.next(self).await?;
             Some((item, state))
         })
-        .boxed();
-        crate::trace::traced_list("object_store", prefix, listing)
+        .boxed()
     }
 
     /// The body of `list_dir`: one `list_with_delimiter` (object_store

@@ -23,7 +23,6 @@ mod writer;
 use std::ops::Range;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use object_store::multipart::MultipartStore;
@@ -34,7 +33,7 @@ use tokio::sync::Semaphore;
 use crate::error::{Error, Operation, Result};
 use crate::retry::{retry, retry_read, retry_write, RetryConfig};
 use crate::storage::{
-    check_order, check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
+    check_order, check_range, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult,
     StorageAppender, StorageWriter, WriteMode,
 };
 
@@ -57,7 +56,7 @@ pub const MAX_MERGED_RANGE: u64 = 8 * 1024 * 1024;
 /// Merged ranges of one `read_ranges` call fetched at once.
 const MAX_CONCURRENT_RANGES: usize = 10;
 
-/// [`Storage`] over any [`object_store::ObjectStore`], under an optional
+/// [`Storage`](crate::Storage) over any [`object_store::ObjectStore`], under an optional
 /// key prefix.
 ///
 /// # Keys
@@ -370,186 +369,156 @@ async fn store_delete(store: &dyn ObjectStore, location: &Path) -> object_store:
     Ok(())
 }
 
-#[async_trait]
-impl Storage for ObjectStorage {
+// The `Storage` impl: these bodies, each in its span.
+crate::trace::traced_storage!(ObjectStorage, "object_store");
+
+impl crate::trace::Untraced for ObjectStorage {
     async fn read_range(&self, path: &str, range: Range<u64>) -> Result<Bytes> {
-        crate::trace::traced("object_store", Operation::ReadRange, path, async move {
-            let op = Operation::ReadRange;
-            let location = self.prefix.object_path(op, path)?;
-            check_order(op, path, std::slice::from_ref(&range))?;
-            if range.start == range.end {
-                let size = self.head_location(op, path, &location).await?.size;
-                check_range(op, path, &range, size)?;
-                return Ok(Bytes::new());
-            }
-            Ok(self.get_range(op, path, &location, range).await?.0)
-        })
-        .await
+        let op = Operation::ReadRange;
+        let location = self.prefix.object_path(op, path)?;
+        check_order(op, path, std::slice::from_ref(&range))?;
+        if range.start == range.end {
+            let size = self.head_location(op, path, &location).await?.size;
+            check_range(op, path, &range, size)?;
+            return Ok(Bytes::new());
+        }
+        Ok(self.get_range(op, path, &location, range).await?.0)
     }
 
     async fn read_ranges(&self, path: &str, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        crate::trace::traced("object_store", Operation::ReadRanges, path, async move {
-            let op = Operation::ReadRanges;
-            let location = self.prefix.object_path(op, path)?;
-            check_order(op, path, ranges)?;
-            if ranges.is_empty() {
-                return Ok(Vec::new());
+        let op = Operation::ReadRanges;
+        let location = self.prefix.object_path(op, path)?;
+        check_order(op, path, ranges)?;
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let merged = merge_ranges(ranges, self.coalesce);
+        let location = &location;
+        let fetched: Vec<(Bytes, u64)> = stream::iter(merged.iter().cloned())
+            .map(|range| self.get_range(op, path, location, range))
+            .buffered(MAX_CONCURRENT_RANGES)
+            .try_collect()
+            .await?;
+        let size = match fetched.first() {
+            Some((_, size)) => *size,
+            None => self.head_location(op, path, location).await?.size,
+        };
+        let mut out = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            check_range(op, path, range, size)?;
+            if range.start == range.end {
+                out.push(Bytes::new());
+                continue;
             }
-            let merged = merge_ranges(ranges, self.coalesce);
-            let location = &location;
-            let fetched: Vec<(Bytes, u64)> = stream::iter(merged.iter().cloned())
-                .map(|range| self.get_range(op, path, location, range))
-                .buffered(MAX_CONCURRENT_RANGES)
-                .try_collect()
-                .await?;
-            let size = match fetched.first() {
-                Some((_, size)) => *size,
-                None => self.head_location(op, path, location).await?.size,
-            };
-            let mut out = Vec::with_capacity(ranges.len());
-            for range in ranges {
-                check_range(op, path, range, size)?;
-                if range.start == range.end {
-                    out.push(Bytes::new());
-                    continue;
-                }
-                // The merged range holding this one: past the merge cap,
-                // merged ranges may overlap or share a start.
-                let before = merged.partition_point(|m| m.start <= range.start);
-                let index = merged[..before]
-                    .iter()
-                    .rposition(|m| m.end >= range.end)
-                    .unwrap_or(before.saturating_sub(1));
-                let (bytes, _) = &fetched[index];
-                let offset = merged[index].start;
-                let start = usize::try_from(range.start - offset).unwrap_or(usize::MAX);
-                let end = usize::try_from(range.end - offset).unwrap_or(usize::MAX);
-                if end > bytes.len() {
-                    // The object changed size between requests.
-                    return Err(Error::InvalidRange {
-                        op,
-                        path: path.to_owned(),
-                        range: range.clone(),
-                        size: Some(bytes.len() as u64 + offset),
-                    });
-                }
-                out.push(bytes.slice(start..end));
+            // The merged range holding this one: past the merge cap,
+            // merged ranges may overlap or share a start.
+            let before = merged.partition_point(|m| m.start <= range.start);
+            let index = merged[..before]
+                .iter()
+                .rposition(|m| m.end >= range.end)
+                .unwrap_or(before.saturating_sub(1));
+            let (bytes, _) = &fetched[index];
+            let offset = merged[index].start;
+            let start = usize::try_from(range.start - offset).unwrap_or(usize::MAX);
+            let end = usize::try_from(range.end - offset).unwrap_or(usize::MAX);
+            if end > bytes.len() {
+                // The object changed size between requests.
+                return Err(Error::InvalidRange {
+                    op,
+                    path: path.to_owned(),
+                    range: range.clone(),
+                    size: Some(bytes.len() as u64 + offset),
+                });
             }
-            Ok(out)
-        })
-        .await
+            out.push(bytes.slice(start..end));
+        }
+        Ok(out)
     }
 
     async fn read(&self, path: &str) -> Result<Bytes> {
-        crate::trace::traced("object_store", Operation::Read, path, async move {
-            let op = Operation::Read;
-            let location = &self.prefix.object_path(op, path)?;
-            retry_read(
-                &self.retry,
-                self.limit(),
-                op,
-                path,
-                |_, deadline| async move {
-                    let result = store_get(self.store.as_ref(), location)
-                        .await
-                        .map_err(|e| from_object_store(op, path, None, e))?;
-                    body::collect(result, &deadline)
-                        .await
-                        .map_err(|e| from_object_store(op, path, None, e))
-                },
-            )
-            .await
-        })
+        let op = Operation::Read;
+        let location = &self.prefix.object_path(op, path)?;
+        retry_read(
+            &self.retry,
+            self.limit(),
+            op,
+            path,
+            |_, deadline| async move {
+                let result = store_get(self.store.as_ref(), location)
+                    .await
+                    .map_err(|e| from_object_store(op, path, None, e))?;
+                body::collect(result, &deadline)
+                    .await
+                    .map_err(|e| from_object_store(op, path, None, e))
+            },
+        )
         .await
     }
 
     async fn head(&self, path: &str) -> Result<ObjectMeta> {
-        crate::trace::traced("object_store", Operation::Head, path, async move {
-            let op = Operation::Head;
-            let location = self.prefix.object_path(op, path)?;
-            self.head_location(op, path, &location).await
-        })
-        .await
+        let op = Operation::Head;
+        let location = self.prefix.object_path(op, path)?;
+        self.head_location(op, path, &location).await
     }
 
     async fn exists(&self, path: &str) -> Result<bool> {
-        crate::trace::traced("object_store", Operation::Exists, path, async move {
-            let op = Operation::Exists;
-            let location = self.prefix.object_path(op, path)?;
-            match self.head_location(op, path, &location).await {
-                Ok(_) => Ok(true),
-                Err(Error::NotFound { .. }) => Ok(false),
-                Err(e) => Err(e),
-            }
-        })
-        .await
-    }
-
-    async fn write(&self, path: &str, data: Bytes) -> Result<ObjectMeta> {
-        self.write_with(path, data, WriteMode::Overwrite).await
+        let op = Operation::Exists;
+        let location = self.prefix.object_path(op, path)?;
+        match self.head_location(op, path, &location).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn write_with(&self, path: &str, data: Bytes, mode: WriteMode) -> Result<ObjectMeta> {
-        crate::trace::traced("object_store", Operation::Write, path, async move {
-            let op = Operation::Write;
-            let location = &self.prefix.object_path(op, path)?;
-            let put_mode = &match &mode {
-                WriteMode::Overwrite => PutMode::Overwrite,
-                WriteMode::Create => PutMode::Create,
-                WriteMode::Update(token) => match decode_version(token) {
-                    Some(version) => PutMode::Update(version),
-                    None => {
-                        return Err(Error::Precondition {
-                            op,
-                            path: path.to_owned(),
-                            expected: token.clone(),
-                            source: Some("not a version token of this backend".into()),
-                        })
-                    }
-                },
-            };
-            let (data, mode) = (&data, &mode);
-            let len = data.len() as u64;
-            retry_write(
-                &self.retry,
-                self.limit(),
-                op,
-                path,
-                len,
-                |attempt, deadline| {
-                    self.put_once(attempt, path, location, data, mode, put_mode, deadline)
-                },
-            )
-            .await
-        })
+        let op = Operation::Write;
+        let location = &self.prefix.object_path(op, path)?;
+        let put_mode = &match &mode {
+            WriteMode::Overwrite => PutMode::Overwrite,
+            WriteMode::Create => PutMode::Create,
+            WriteMode::Update(token) => match decode_version(token) {
+                Some(version) => PutMode::Update(version),
+                None => {
+                    return Err(Error::Precondition {
+                        op,
+                        path: path.to_owned(),
+                        expected: token.clone(),
+                        source: Some("not a version token of this backend".into()),
+                    })
+                }
+            },
+        };
+        let (data, mode) = (&data, &mode);
+        let len = data.len() as u64;
+        retry_write(
+            &self.retry,
+            self.limit(),
+            op,
+            path,
+            len,
+            |attempt, deadline| {
+                self.put_once(attempt, path, location, data, mode, put_mode, deadline)
+            },
+        )
         .await
     }
 
     async fn writer(&self, path: &str) -> Result<Box<dyn StorageWriter>> {
-        crate::trace::traced("object_store", Operation::Writer, path, async move {
-            let op = Operation::Writer;
-            let location = self.prefix.object_path(op, path)?;
-            let writer = ObjectWriter::new(self, location, path.to_owned());
-            Ok(crate::trace::TracedWriter::wrap(
-                "object_store",
-                path,
-                Box::new(writer),
-            ))
-        })
-        .await
+        let op = Operation::Writer;
+        let location = self.prefix.object_path(op, path)?;
+        let writer = ObjectWriter::new(self, location, path.to_owned());
+        Ok(Box::new(writer))
     }
 
     async fn delete(&self, path: &str) -> Result<()> {
-        crate::trace::traced("object_store", Operation::Delete, path, async move {
-            let op = Operation::Delete;
-            let location = &self.prefix.object_path(op, path)?;
-            retry(&self.retry, self.limit(), op, path, |_| async move {
-                match store_delete(self.store.as_ref(), location).await {
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-                    Err(e) => Err(from_object_store(op, path, None, e)),
-                }
-            })
-            .await
+        let op = Operation::Delete;
+        let location = &self.prefix.object_path(op, path)?;
+        retry(&self.retry, self.limit(), op, path, |_| async move {
+            match store_delete(self.store.as_ref(), location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(from_object_store(op, path, None, e)),
+            }
         })
         .await
     }
@@ -559,16 +528,12 @@ impl Storage for ObjectStorage {
     }
 
     async fn sync(&self, path: &str) -> Result<()> {
-        crate::trace::traced("object_store", Operation::Sync, path, async move {
-            self.prefix.object_path(Operation::Sync, path)?;
-            Ok(())
-        })
-        .await
+        self.prefix.object_path(Operation::Sync, path)?;
+        Ok(())
     }
 
     async fn read_with(&self, path: &str, options: ReadOptions) -> Result<ReadResult> {
-        let call = self.read_with_get(path, options);
-        crate::trace::traced("object_store", Operation::ReadWith, path, call).await
+        self.read_with_get(path, options).await
     }
 
     fn list_with(&self, prefix: &str, options: ListOptions) -> BoxStream<'_, Result<ObjectMeta>> {
@@ -576,35 +541,27 @@ impl Storage for ObjectStorage {
     }
 
     async fn list_dir(&self, prefix: &str) -> Result<Listing> {
-        let call = self.list_level(prefix);
-        crate::trace::traced("object_store", Operation::ListDir, prefix, call).await
+        self.list_level(prefix).await
     }
 
     async fn delete_many(&self, paths: &[String]) -> Vec<Result<()>> {
-        use tracing::Instrument;
-        let first = paths.first().map_or("", String::as_str);
-        let span = crate::trace::op_span("object_store", Operation::DeleteMany, first);
-        self.delete_batch(paths).instrument(span).await
+        self.delete_batch(paths).await
     }
 
     async fn copy(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
-        let call = self.copy_server_side(Operation::Copy, from, to, &mode);
-        crate::trace::traced("object_store", Operation::Copy, from, call).await
+        self.copy_server_side(Operation::Copy, from, to, &mode)
+            .await
     }
 
     async fn rename(&self, from: &str, to: &str, mode: WriteMode) -> Result<ObjectMeta> {
-        let call = self.rename_by_copy(from, to, &mode);
-        crate::trace::traced("object_store", Operation::Rename, from, call).await
+        self.rename_by_copy(from, to, &mode).await
     }
 
     async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
-        crate::trace::traced("object_store", Operation::Append, path, async move {
-            self.prefix.object_path(Operation::Append, path)?;
-            Err(crate::storage::emulated::appends_not_supported(
-                path,
-                "ObjectStorage over object_store 0.14",
-            ))
-        })
-        .await
+        self.prefix.object_path(Operation::Append, path)?;
+        Err(crate::storage::emulated::appends_not_supported(
+            path,
+            "ObjectStorage over object_store 0.14",
+        ))
     }
 }
