@@ -12,7 +12,7 @@ use crate::in_flight::InFlight;
 use super::handles::HandleCache;
 use super::page_cache::InlineReads;
 use super::resolve::{self, dir_flags, Resolver};
-use super::{cold, list, Inner, LocalStorage};
+use super::{cold, list, LocalRoot, LocalStorage};
 
 /// Options for opening a [`LocalStorage`]; from [`LocalStorage::builder`].
 #[derive(Debug, Clone)]
@@ -119,7 +119,7 @@ fn open_blocking(builder: LocalStorageBuilder) -> io::Result<LocalStorage> {
     resolve::create_root(&builder.root)?;
     let sweep = builder.sweep;
     let root_fd = rustix::fs::open(&builder.root, dir_flags(), rustix::fs::Mode::empty())?;
-    let inner = Inner {
+    let inner = LocalRoot {
         root: builder.root,
         root_fd,
         resolver: Resolver {

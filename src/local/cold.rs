@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 
 use super::handles::HandleFile;
 use super::page_cache::read_rest;
-use super::{spawn_tracked, Inner};
+use super::{spawn_tracked, LocalRoot};
 
 /// Blocking-pool tasks draining one storage's queue at most: together up
 /// to 128 reads in flight, more than a device's queue (64 on NVMe and
@@ -95,7 +95,7 @@ impl ColdReads {
 /// thread. If the caller's future is dropped, the read still runs (and
 /// [`LocalStorage::settle`](super::LocalStorage::settle) waits for it).
 pub(crate) async fn read(
-    inner: &Arc<Inner>,
+    inner: &Arc<LocalRoot>,
     file: Arc<HandleFile>,
     offset: u64,
     buf: Vec<u8>,
@@ -135,7 +135,7 @@ pub(crate) async fn read(
 
 /// One drainer's place in [`Queue::drainers`].
 struct DrainerSlot {
-    inner: Arc<Inner>,
+    inner: Arc<LocalRoot>,
     /// Still counted: the drainer did not give its place up under the lock.
     counted: bool,
 }

@@ -19,7 +19,7 @@ use crate::storage::{ObjectMeta, WriteMode};
 
 use super::dirlock::{rename_checked, Refusal, RenameStep, Source};
 use super::publish::{is_regular, meta_of, version_of, TempFile};
-use super::{read_error, Inner};
+use super::{read_error, LocalRoot};
 
 /// The buffer of the fallback copy (where `copy_file_range` cannot work,
 /// e.g. across filesystems on old kernels).
@@ -28,7 +28,12 @@ const COPY_BUFFER: usize = 1 << 20;
 /// `copy`: the source's bytes into a temp file beside `to` (reflinked
 /// where the filesystem can), then [`TempFile::publish`]: fsync, checked
 /// rename per `mode`, directory fsync. `from` and `to` are validated.
-pub(crate) fn copy(inner: &Inner, from: &str, to: &str, mode: &WriteMode) -> Result<ObjectMeta> {
+pub(crate) fn copy(
+    inner: &LocalRoot,
+    from: &str,
+    to: &str,
+    mode: &WriteMode,
+) -> Result<ObjectMeta> {
     let op = Operation::Copy;
     // The source is read through one descriptor: the bytes copied are the
     // version it had when opened, even if it is replaced meanwhile.
@@ -44,7 +49,12 @@ pub(crate) fn copy(inner: &Inner, from: &str, to: &str, mode: &WriteMode) -> Res
 /// (`renameat2(RENAME_NOREPLACE)` for `Create`, a version check under the
 /// lock for `Update`), then fsyncs of the destination's directory and, if
 /// it is another one, the source's. `from` and `to` are validated.
-pub(crate) fn rename(inner: &Inner, from: &str, to: &str, mode: &WriteMode) -> Result<ObjectMeta> {
+pub(crate) fn rename(
+    inner: &LocalRoot,
+    from: &str,
+    to: &str,
+    mode: &WriteMode,
+) -> Result<ObjectMeta> {
     let op = Operation::Rename;
     let root = inner.root_fd.as_fd();
     let (from_dir, from_name) = inner
@@ -106,7 +116,7 @@ fn check_source(op: Operation, from: &str, dir: &impl AsFd, name: &str) -> Resul
 /// `mode` would refuse: `Create` onto something, `Update(v)` onto
 /// anything but an object of version `v`. The checked rename decides again
 /// atomically.
-fn check_target(inner: &Inner, op: Operation, to: &str, mode: &WriteMode) -> Result<()> {
+fn check_target(inner: &LocalRoot, op: Operation, to: &str, mode: &WriteMode) -> Result<()> {
     if *mode == WriteMode::Overwrite {
         return Ok(());
     }

@@ -12,7 +12,7 @@ use crate::error::{Error, Operation, Result};
 use crate::path::validate_path;
 
 use super::dirlock::DirLock;
-use super::{join, spawn_tracked, Inner, LocalStorage};
+use super::{join, spawn_tracked, LocalRoot, LocalStorage};
 
 /// Blocking-pool tasks one `delete_many` runs at once: a few, so that a
 /// large batch overlaps its fsyncs without taking the whole pool.
@@ -96,7 +96,7 @@ impl LocalStorage {
 /// parent): one result per key, in order. The directory is opened once and
 /// fsynced once, after the last unlink; if that fsync fails, every key
 /// unlinked here reports it. A missing key (or directory) is `Ok`.
-pub(crate) fn delete_in_dir(inner: &Inner, op: Operation, keys: &[&str]) -> Vec<Result<()>> {
+pub(crate) fn delete_in_dir(inner: &LocalRoot, op: Operation, keys: &[&str]) -> Vec<Result<()>> {
     let Some(first) = keys.first() else {
         return Vec::new();
     };
@@ -163,7 +163,7 @@ fn same_error(e: &io::Error) -> io::Error {
 /// the directory's lock) and drops its cached handle: `Ok(true)` if a file was removed,
 /// `Ok(false)` if there was no object. A symlink is refused, never removed.
 fn unlink_object(
-    inner: &Inner,
+    inner: &LocalRoot,
     op: Operation,
     dir: BorrowedFd<'_>,
     name: &str,

@@ -30,7 +30,7 @@ use crate::error::{Error, Operation};
 use crate::storage::WriteMode;
 
 use super::publish::{is_regular, version_of};
-use super::Inner;
+use super::LocalRoot;
 
 /// The lock file of a directory: under [`RESERVED_PREFIX`](crate::path::RESERVED_PREFIX)
 /// (a test checks it).
@@ -211,7 +211,7 @@ fn lock_dirs(step: &RenameStep<'_>) -> io::Result<(DirLock, Option<DirLock>)> {
 /// compare-and-swap loop reading through it would never see the new
 /// version).
 pub(crate) fn rename_checked(
-    inner: &Inner,
+    inner: &LocalRoot,
     step: &RenameStep<'_>,
     keys: &[&str],
     mode: &WriteMode,

@@ -17,7 +17,7 @@ use crate::storage::ObjectMeta;
 use super::dirlock::is_lock_name;
 use super::publish::{is_regular, meta_of};
 use super::resolve::{dir_flags, read_flags};
-use super::{spawn_tracked, Inner};
+use super::{spawn_tracked, LocalRoot};
 
 /// The most entries in one batch, so memory does not grow with the number
 /// of keys. Batches start at one entry and double, so the first key comes
@@ -26,7 +26,7 @@ const MAX_BATCH: usize = 1024;
 
 /// Lists every object under `prefix`, by whole segments. Missing prefix →
 /// empty stream; invalid prefix → one `InvalidPath`.
-pub(crate) fn list<'a>(inner: &Arc<Inner>, prefix: &str) -> BoxStream<'a, Result<ObjectMeta>> {
+pub(crate) fn list<'a>(inner: &Arc<LocalRoot>, prefix: &str) -> BoxStream<'a, Result<ObjectMeta>> {
     list_after(inner, prefix, None)
 }
 
@@ -37,7 +37,7 @@ pub(crate) fn list<'a>(inner: &Arc<Inner>, prefix: &str) -> BoxStream<'a, Result
 /// a stream nobody polls holds no thread, only its open directories. While
 /// the consumer works through one batch, the next is read (one ahead).
 pub(crate) fn list_after<'a>(
-    inner: &Arc<Inner>,
+    inner: &Arc<LocalRoot>,
     prefix: &str,
     start_after: Option<String>,
 ) -> BoxStream<'a, Result<ObjectMeta>> {
@@ -77,14 +77,14 @@ pub(crate) fn list_after<'a>(
 
 /// A listing between batches: the batch being read, if any.
 struct Prefetch {
-    inner: Arc<Inner>,
+    inner: Arc<LocalRoot>,
     pending: Option<JoinHandle<(Walker, Vec<Result<ObjectMeta>>)>>,
     /// Size of the next batch: 1, 2, 4, ... up to [`MAX_BATCH`].
     limit: usize,
 }
 
 fn read_batch(
-    inner: &Arc<Inner>,
+    inner: &Arc<LocalRoot>,
     mut walker: Walker,
     limit: usize,
 ) -> JoinHandle<(Walker, Vec<Result<ObjectMeta>>)> {
@@ -122,7 +122,7 @@ impl Walker {
 
     /// Up to `limit` entries (objects, and errors, which do not end the
     /// walk); fewer only at the end.
-    fn next_batch(&mut self, inner: &Inner, limit: usize) -> Vec<Result<ObjectMeta>> {
+    fn next_batch(&mut self, inner: &LocalRoot, limit: usize) -> Vec<Result<ObjectMeta>> {
         let mut out = Vec::with_capacity(limit.min(MAX_BATCH));
         if let Some(prefix) = self.prefix.take() {
             self.open_prefix(inner, &prefix, &mut out);
@@ -146,7 +146,7 @@ impl Walker {
         }
     }
 
-    fn open_prefix(&mut self, inner: &Inner, prefix: &str, out: &mut Vec<Result<ObjectMeta>>) {
+    fn open_prefix(&mut self, inner: &LocalRoot, prefix: &str, out: &mut Vec<Result<ObjectMeta>>) {
         let op = Operation::List;
         let root = inner.root_fd.as_fd();
         if prefix.is_empty() {
@@ -267,7 +267,7 @@ pub(crate) fn entry_name(name: &CStr) -> Option<&str> {
 /// Removes every temp file under the root whose `flock` can be taken (its
 /// writer died); leaves those a live writer holds. Best effort: unreadable
 /// directories and failing entries are skipped.
-pub(crate) fn sweep(inner: &Inner) {
+pub(crate) fn sweep(inner: &LocalRoot) {
     let Ok(root) = rustix::fs::openat(inner.root_fd.as_fd(), ".", dir_flags(), Mode::empty())
     else {
         return;

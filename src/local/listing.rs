@@ -34,7 +34,7 @@ use crate::storage::{ListOptions, Listing, ObjectMeta};
 use super::list::entry_name;
 use super::publish::{is_regular, meta_of};
 use super::resolve::dir_flags;
-use super::{spawn_tracked, Inner};
+use super::{spawn_tracked, LocalRoot};
 
 /// The most keys in one batch of a `list_with` stream. Batches start at one
 /// and double, so the first key comes out at once.
@@ -44,7 +44,7 @@ const MAX_BATCH: usize = 256;
 /// one, the sorted walk, which yields the keys in byte order. An invalid
 /// prefix or offset yields one `InvalidPath`.
 pub(crate) fn list_with<'a>(
-    inner: &Arc<Inner>,
+    inner: &Arc<LocalRoot>,
     prefix: &str,
     options: &ListOptions,
 ) -> BoxStream<'a, Result<ObjectMeta>> {
@@ -83,7 +83,7 @@ pub(crate) fn list_with<'a>(
 }
 
 fn read_batch(
-    inner: &Arc<Inner>,
+    inner: &Arc<LocalRoot>,
     mut walk: SortedWalk,
     limit: usize,
 ) -> JoinHandle<(SortedWalk, Vec<Result<ObjectMeta>>)> {
@@ -95,7 +95,7 @@ fn read_batch(
 
 /// `list_dir(prefix)`: one read of the prefix's directory. A missing
 /// prefix, or one naming an object or a symlink, is an empty listing.
-pub(crate) fn list_dir(inner: &Inner, prefix: &str) -> Result<Listing> {
+pub(crate) fn list_dir(inner: &LocalRoot, prefix: &str) -> Result<Listing> {
     let op = Operation::ListDir;
     let Some(dir) = open_prefix(inner, op, prefix)? else {
         return Ok(Listing::default());
@@ -158,7 +158,7 @@ fn holds_an_object(op: Operation, parent: BorrowedFd<'_>, name: &str, base: &str
 }
 
 /// The directory of `prefix` (validated or empty), `None` if there is none.
-fn open_prefix(inner: &Inner, op: Operation, prefix: &str) -> Result<Option<Dir>> {
+fn open_prefix(inner: &LocalRoot, op: Operation, prefix: &str) -> Result<Option<Dir>> {
     let root = inner.root_fd.as_fd();
     let io_err = |e: std::io::Error| Error::io(op, prefix, e);
     let dir = if prefix.is_empty() {
@@ -328,7 +328,7 @@ impl SortedWalk {
 
     /// Up to `limit` items (objects, and errors, which do not end the
     /// walk); fewer only at the end.
-    fn next_batch(&mut self, inner: &Inner, limit: usize) -> Vec<Result<ObjectMeta>> {
+    fn next_batch(&mut self, inner: &LocalRoot, limit: usize) -> Vec<Result<ObjectMeta>> {
         let mut out = Vec::with_capacity(limit);
         if let Some(prefix) = self.prefix.take() {
             let base = if prefix.is_empty() {

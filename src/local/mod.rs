@@ -205,7 +205,7 @@ use resolve::{read_flags, Resolver};
 /// ```
 #[derive(Clone)]
 pub struct LocalStorage {
-    inner: Arc<Inner>,
+    inner: Arc<LocalRoot>,
 }
 
 impl fmt::Debug for LocalStorage {
@@ -216,9 +216,11 @@ impl fmt::Debug for LocalStorage {
     }
 }
 
-/// State shared by clones of a [`LocalStorage`] and its blocking tasks.
+/// The opened root: its descriptor, the key resolver, the handle cache, the
+/// read paths' state and the count of blocking tasks. Shared by the clones
+/// of a [`LocalStorage`], its writers, appenders and blocking tasks.
 #[derive(Debug)]
-pub(crate) struct Inner {
+pub(crate) struct LocalRoot {
     root: PathBuf,
     pub(crate) root_fd: OwnedFd,
     pub(crate) resolver: Resolver,
@@ -234,10 +236,10 @@ pub(crate) struct Inner {
 }
 
 /// Runs `f` on the blocking pool, counted for [`LocalStorage::settle`].
-pub(crate) fn spawn_tracked<T, F>(inner: &Arc<Inner>, f: F) -> JoinHandle<T>
+pub(crate) fn spawn_tracked<T, F>(inner: &Arc<LocalRoot>, f: F) -> JoinHandle<T>
 where
     T: Send + 'static,
-    F: FnOnce(&Inner) -> T + Send + 'static,
+    F: FnOnce(&LocalRoot) -> T + Send + 'static,
 {
     let entered = inner.tasks.enter();
     let inner = Arc::clone(inner);
@@ -303,7 +305,7 @@ impl LocalStorage {
     async fn run<T, F>(&self, op: Operation, key: &str, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner) -> Result<T> + Send + 'static,
+        F: FnOnce(&LocalRoot) -> Result<T> + Send + 'static,
     {
         join(op, key, spawn_tracked(&self.inner, f)).await
     }
@@ -322,7 +324,7 @@ fn read_error(op: Operation, key: &str, e: io::Error) -> Error {
     Error::io(op, key, e)
 }
 
-impl Inner {
+impl LocalRoot {
     /// Opens `key` for reading and stats it; a non-regular file (e.g. a
     /// directory) is `NotFound`.
     fn open_object(&self, op: Operation, key: &str) -> Result<(File, rustix::fs::Stat)> {

@@ -21,7 +21,7 @@ use crate::path::RESERVED_PREFIX;
 use crate::storage::{ObjectMeta, WriteMode};
 
 use super::dirlock::{rename_checked, RenameStep, Source};
-use super::Inner;
+use super::LocalRoot;
 
 /// Mode of new object files (before the umask).
 const FILE_MODE: u32 = 0o644;
@@ -142,7 +142,7 @@ pub(crate) struct TempFile {
 
 impl TempFile {
     /// Creates and locks a temp file beside `key` (making its directories).
-    pub(crate) fn create(inner: &Inner, key: &str) -> io::Result<TempFile> {
+    pub(crate) fn create(inner: &LocalRoot, key: &str) -> io::Result<TempFile> {
         let (dir, target) = inner
             .resolver
             .open_parent(inner.root_fd.as_fd(), key, true)?;
@@ -218,7 +218,7 @@ impl TempFile {
     /// error says so (see [`published_not_durable`]).
     pub(crate) fn publish(
         mut self,
-        inner: &Inner,
+        inner: &LocalRoot,
         op: Operation,
         key: &str,
         mode: &WriteMode,
@@ -297,7 +297,7 @@ fn fsync_dir_after_publish(dir: &OwnedFd, key: &str) -> io::Result<()> {
 /// these very bytes that published but reported an error (a lost answer):
 /// that write is then made durable and reported as this call's success.
 pub(crate) fn write_object(
-    inner: &Inner,
+    inner: &LocalRoot,
     op: Operation,
     key: &str,
     data: &[u8],

@@ -42,7 +42,7 @@ use super::cold::{self, Remainder};
 use super::handles::{self, Handle, HandleFile};
 use super::page_cache::{buffer_for, read_rest, INLINE_READ_MAX};
 use super::publish::{meta_of, version_of};
-use super::{Inner, LocalStorage};
+use super::{LocalRoot, LocalStorage};
 
 /// What the inline attempt on a cached handle came to.
 enum Inline {
@@ -325,7 +325,7 @@ impl LocalStorage {
     }
 }
 
-impl Inner {
+impl LocalRoot {
     /// The cached read handle of `key`, opening it on a miss.
     fn handle(&self, op: Operation, key: &str) -> Result<Handle> {
         match self.handles.get(key) {

@@ -15,7 +15,7 @@ use crate::error::{Error, Operation, Result};
 use crate::storage::{ObjectMeta, StorageWriter, WriteMode};
 
 use super::publish::TempFile;
-use super::{join, spawn_tracked, Inner};
+use super::{join, spawn_tracked, LocalRoot};
 
 /// The most a writer buffers before it writes to the temp file: bounds its
 /// memory and the bytes of one blocking-pool hop.
@@ -28,7 +28,9 @@ type SharedTemp = Arc<Mutex<Option<TempFile>>>;
 fn lock(temp_file: &SharedTemp) -> MutexGuard<'_, Option<TempFile>> {
     // The guarded value is moved out or written whole; a panic in a
     // blocking task leaves at worst a temp file that `Drop` removes.
-    temp_file.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    temp_file
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The [`StorageWriter`] of [`LocalStorage`](super::LocalStorage).
@@ -40,7 +42,7 @@ fn lock(temp_file: &SharedTemp) -> MutexGuard<'_, Option<TempFile>> {
 /// the writer cannot know how much landed: every later call fails and the
 /// object is never published.
 pub(crate) struct LocalWriter {
-    inner: Arc<Inner>,
+    inner: Arc<LocalRoot>,
     key: String,
     temp_file: SharedTemp,
     buffer: Vec<Bytes>,
@@ -53,7 +55,7 @@ pub(crate) struct LocalWriter {
 }
 
 impl LocalWriter {
-    pub(crate) async fn create(inner: Arc<Inner>, key: String) -> Result<LocalWriter> {
+    pub(crate) async fn create(inner: Arc<LocalRoot>, key: String) -> Result<LocalWriter> {
         let op = Operation::Writer;
         let task_key = key.clone();
         let task = spawn_tracked(&inner, move |inner| {

@@ -31,7 +31,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::error::{Error, Operation};
 
-use super::super::{spawn_tracked, Inner};
+use super::super::{spawn_tracked, LocalRoot};
 
 /// Buffered bytes from which an append starts a write without a sync, so
 /// that a log appended without syncs still reaches the file.
@@ -127,7 +127,7 @@ pub(super) struct LogState {
 /// The state an appender shares with its flusher.
 #[derive(Debug)]
 pub(super) struct AppendLog {
-    pub(super) storage: Arc<Inner>,
+    pub(super) storage: Arc<LocalRoot>,
     pub(super) key: String,
     pub(super) file: File,
     state: Mutex<LogState>,
@@ -141,7 +141,7 @@ pub(super) struct AppendLog {
 }
 
 impl AppendLog {
-    pub(super) fn new(storage: Arc<Inner>, key: String, file: File) -> Self {
+    pub(super) fn new(storage: Arc<LocalRoot>, key: String, file: File) -> Self {
         Self {
             storage,
             key,

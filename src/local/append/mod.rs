@@ -46,7 +46,7 @@ use crate::error::{Error, Operation, Result};
 use crate::storage::{ObjectMeta, StorageAppender};
 
 use super::publish::meta_of;
-use super::{join, spawn_tracked, Inner, LocalStorage};
+use super::{join, spawn_tracked, LocalRoot, LocalStorage};
 use flusher::{AppendLog, Closed, BUFFER_CAPACITY, DEVICE_FLUSHES, WRITE_THRESHOLD};
 
 /// Mode of new appended files (before the umask), as for written objects.
@@ -82,7 +82,7 @@ impl LocalStorage {
 /// Creates `key` for appends: `O_CREAT | O_EXCL` (so `AlreadyExists` if
 /// anything is there), then the file and its directory entry fsynced.
 /// Runs on the blocking pool.
-pub(super) fn create(inner: &Arc<Inner>, key: &str) -> Result<LocalAppender> {
+pub(super) fn create(inner: &Arc<LocalRoot>, key: &str) -> Result<LocalAppender> {
     let io_err = |e: io::Error| Error::io(OP, key, e);
     let (dir, name) = inner
         .resolver
