@@ -106,7 +106,7 @@ use crate::storage::{
     StorageAppender, StorageWriter, WriteMode,
 };
 use disk::DiskTier;
-use epochs::{BlockKey, KeyEntry, CacheState, WriteGuard, NEXT_EPOCH};
+use epochs::{BlockKey, CacheState, KeyEntry, WriteGuard, NEXT_EPOCH};
 
 /// Default block size: 64 KiB.
 pub const DEFAULT_BLOCK_SIZE: u64 = 64 * 1024;
