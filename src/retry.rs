@@ -429,6 +429,14 @@ mod tests {
         }
     }
 
+    /// [`config`] with an attempt timeout of one second.
+    fn timed(max_retries: u32) -> RetryConfig {
+        RetryConfig {
+            attempt_timeout: Some(Duration::from_secs(1)),
+            ..config(max_retries)
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn transient_errors_are_retried_up_to_the_limit() {
         let calls = AtomicU32::new(0);
@@ -523,11 +531,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_attempt_that_keeps_moving_is_not_cut_off() {
-        let config = RetryConfig {
-            max_retries: 0,
-            attempt_timeout: Some(Duration::from_secs(1)),
-            ..RetryConfig::default()
-        };
+        let config = timed(0);
         // Ten seconds in all, never more than half a second without progress.
         let out = retry_read(
             &config,
@@ -555,12 +559,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_stall_between_chunks_times_out_and_is_retried() {
-        let config = RetryConfig {
-            max_retries: 1,
-            attempt_timeout: Some(Duration::from_secs(1)),
-            jitter: false,
-            ..RetryConfig::default()
-        };
+        let config = timed(1);
         let out = retry_read(
             &config,
             None,
@@ -583,11 +582,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_upload_gets_time_to_send_its_body() {
-        let config = RetryConfig {
-            max_retries: 0,
-            attempt_timeout: Some(Duration::from_secs(1)),
-            ..RetryConfig::default()
-        };
+        let config = timed(0);
         // 4 MiB: 1 s plus 4 s at the slowest rate allowed.
         let attempt = |_, _| async {
             tokio::time::sleep(Duration::from_millis(4900)).await;
@@ -605,12 +600,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_hung_attempt_times_out_and_is_retried() {
-        let config = RetryConfig {
-            max_retries: 2,
-            attempt_timeout: Some(Duration::from_secs(1)),
-            jitter: false,
-            ..RetryConfig::default()
-        };
+        let config = timed(2);
         let out = retry(&config, None, Operation::Read, "k", |n| async move {
             if n == 1 {
                 futures::future::pending::<()>().await;
