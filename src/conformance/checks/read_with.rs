@@ -90,7 +90,12 @@ pub(super) async fn read_with_pairs_data_and_meta(cx: Context) -> Outcome {
     Ok(())
 }
 
-pub(super) async fn read_with_if_match(cx: Context) -> Outcome {
+/// `manifest` written twice, 100 bytes then the 150 bytes of `data`:
+/// `(key, data, the first (now stale) version, the second as
+/// `ensure_answer` expects it, the second unwrapped)`.
+async fn two_versions(
+    cx: &Context,
+) -> Result<(String, Bytes, String, Option<String>, String), String> {
     let s = &*cx.storage;
     let key = cx.key("manifest");
     let old = step("write v1", s.write(&key, pattern(1, 100)).await)?.version;
@@ -99,6 +104,12 @@ pub(super) async fn read_with_if_match(cx: Context) -> Outcome {
     let (Some(old), Some(current_v)) = (old, current.clone()) else {
         return Err("writes returned no version".into());
     };
+    Ok((key, data, old, current, current_v))
+}
+
+pub(super) async fn read_with_if_match(cx: Context) -> Outcome {
+    let s = &*cx.storage;
+    let (key, data, old, current, current_v) = two_versions(&cx).await?;
     let with = |if_match: &str, range: Option<Range<u64>>| ReadOptions {
         range,
         if_match: Some(if_match.to_owned()),
@@ -155,13 +166,7 @@ pub(super) async fn read_with_if_match(cx: Context) -> Outcome {
 
 pub(super) async fn read_with_if_none_match(cx: Context) -> Outcome {
     let s = &*cx.storage;
-    let key = cx.key("manifest");
-    let old = step("write v1", s.write(&key, pattern(1, 100)).await)?.version;
-    let data = pattern(2, 150);
-    let current = step("write v2", s.write(&key, data.clone()).await)?.version;
-    let (Some(old), Some(current_v)) = (old, current.clone()) else {
-        return Err("writes returned no version".into());
-    };
+    let (key, data, old, current, current_v) = two_versions(&cx).await?;
     let with = |if_none_match: &str, range: Option<Range<u64>>| ReadOptions {
         range,
         if_none_match: Some(if_none_match.to_owned()),
