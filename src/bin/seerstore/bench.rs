@@ -309,26 +309,15 @@ async fn run_workloads(
         let label = format!("random-read 4 KiB c={concurrency}");
         let bar = progress(&format!("{peer}: {label}"), sizes.reads, hidden);
         let started = Instant::now();
-        let mut tasks = Vec::new();
-        for worker in 0..concurrency {
-            let (subject, bar, base) = (subject.clone(), bar.clone(), base.to_owned());
-            let ops = share(sizes.reads, concurrency, worker);
-            let sstables = sizes.sstables as u64;
-            tasks.push(tokio::spawn(async move {
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (worker + 1));
-                let mut lat = Vec::with_capacity(ops as usize);
-                for _ in 0..ops {
-                    let key = format!("{base}/sst/{:06}.sst", rng.below(sstables));
-                    let start = rng.below(blocks) * BLOCK;
-                    let t = Instant::now();
-                    subject.read_range(&key, start).await?;
-                    lat.push(t.elapsed());
-                    bar.inc(1);
-                }
-                Ok::<_, AnyError>(lat)
-            }));
-        }
-        let lat = join_latencies(tasks).await?;
+        let (subject, base) = (subject.clone(), base.to_owned());
+        let sstables = sizes.sstables as u64;
+        let lat = timed_workers(concurrency, sizes.reads, &bar, move |_, _, rng| {
+            let subject = subject.clone();
+            let key = format!("{base}/sst/{:06}.sst", rng.below(sstables));
+            let start = rng.below(blocks) * BLOCK;
+            async move { subject.read_range(&key, start).await.map(drop) }
+        })
+        .await?;
         bar.finish_and_clear();
         let bytes = lat.len() as u64 * BLOCK;
         rows.push(row(label, peer, bytes, started.elapsed(), lat));
@@ -338,25 +327,14 @@ async fn run_workloads(
     let label = "small-writes 4 KiB x16".to_owned();
     let bar = progress(&format!("{peer}: {label}"), sizes.small_writes, hidden);
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..SMALL_WRITERS as u64 {
-        let (subject, bar, base) = (subject.clone(), bar.clone(), base.to_owned());
-        let ops = share(sizes.small_writes, SMALL_WRITERS as u64, worker);
-        tasks.push(tokio::spawn(async move {
-            let data = Bytes::from(vec![worker as u8; BLOCK as usize]);
-            let mut lat = Vec::with_capacity(ops as usize);
-            for i in 0..ops {
-                let t = Instant::now();
-                subject
-                    .write(&format!("{base}/small/{worker:02}-{i:06}"), data.clone())
-                    .await?;
-                lat.push(t.elapsed());
-                bar.inc(1);
-            }
-            Ok::<_, AnyError>(lat)
-        }));
-    }
-    let lat = join_latencies(tasks).await?;
+    let (writers, writes) = (SMALL_WRITERS as u64, sizes.small_writes);
+    let (to, under) = (subject.clone(), base.to_owned());
+    let lat = timed_workers(writers, writes, &bar, move |worker, i, _| {
+        let (to, key) = (to.clone(), format!("{under}/small/{worker:02}-{i:06}"));
+        let data = Bytes::from(vec![worker as u8; BLOCK as usize]);
+        async move { to.write(&key, data).await }
+    })
+    .await?;
     bar.finish_and_clear();
     let bytes = lat.len() as u64 * BLOCK;
     rows.push(row(label, peer, bytes, started.elapsed(), lat));
@@ -386,9 +364,37 @@ fn share(total: u64, workers: u64, worker: u64) -> u64 {
 }
 
 /// The latencies of every worker, or the first error.
-async fn join_latencies(
-    tasks: Vec<tokio::task::JoinHandle<Result<Vec<Duration>, AnyError>>>,
-) -> Result<Vec<Duration>, AnyError> {
+/// One timed phase: `total` operations shared among `workers` tasks, each
+/// call `op(worker, i, rng)` made before its timer starts (so building the
+/// key and data is not timed) and awaited under it. Every worker draws from
+/// its own deterministic [`Rng`]. Returns every call's latency.
+async fn timed_workers<F, Fut>(
+    workers: u64,
+    total: u64,
+    bar: &ProgressBar,
+    op: F,
+) -> Result<Vec<Duration>, AnyError>
+where
+    F: Fn(u64, u64, &mut Rng) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), AnyError>> + Send + 'static,
+{
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let (op, bar) = (op.clone(), bar.clone());
+        let ops = share(total, workers, worker);
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (worker + 1));
+            let mut lat = Vec::with_capacity(ops as usize);
+            for i in 0..ops {
+                let call = op(worker, i, &mut rng);
+                let t = Instant::now();
+                call.await?;
+                lat.push(t.elapsed());
+                bar.inc(1);
+            }
+            Ok::<_, AnyError>(lat)
+        }));
+    }
     let mut lat = Vec::new();
     for task in tasks {
         lat.extend(task.await.map_err(|e| -> AnyError { Box::new(e) })??);
@@ -553,16 +559,7 @@ fn print(settings: &Settings, url: &str, rows: &[Row]) -> Result<(), CliError> {
                 .unwrap_or(1)
         ));
     }
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(CliError::io("cannot write to stdout", e)),
-    }
+    write_stdout(&out)
 }
 
 /// The `wal` workload (see `wal.rs`) in a fresh directory under the local
@@ -625,6 +622,12 @@ async fn wal_bench(settings: &Settings, url: &str) -> Result<(), CliError> {
             crate::wal::table(&runs)
         )
     };
+    write_stdout(&out)
+}
+
+/// Writes a finished report to stdout; a closed pipe (`| head`) is not an
+/// error.
+fn write_stdout(out: &str) -> Result<(), CliError> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout
