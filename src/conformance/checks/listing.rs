@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use futures::TryStreamExt;
 
-use super::{ensure, is_invalid_path, step};
+use super::{ensure, is_invalid_path, step, BAD_PREFIXES};
 use crate::conformance::{Context, Outcome};
 use crate::{Error, ListOptions, Listing, Storage};
 
@@ -249,15 +249,7 @@ pub(super) async fn list_dir_missing_and_invalid(cx: Context) -> Outcome {
             got.dirs
         );
     }
-    for prefix in [
-        "/",
-        "/abs",
-        "a//b",
-        "..",
-        "a/../b",
-        "x\0y",
-        ".seerstore-tmp.1",
-    ] {
+    for prefix in BAD_PREFIXES {
         match s.list_dir(prefix).await {
             Err(e) if is_invalid_path(&e) => {}
             other => {

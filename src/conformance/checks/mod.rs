@@ -473,6 +473,19 @@ pub(crate) fn bad_keys() -> Vec<String> {
     keys
 }
 
+/// Listing prefixes every backend must refuse with `InvalidPath` (from
+/// `list` and `list_dir` alike): absolute, empty segment, dot segments, a
+/// NUL byte, and the reserved temp-file name.
+pub(crate) const BAD_PREFIXES: [&str; 7] = [
+    "/",
+    "/abs",
+    "a//b",
+    "..",
+    "a/../b",
+    "x\0y",
+    ".seerstore-tmp.1",
+];
+
 /// An `InvalidRange` error.
 pub(crate) fn is_invalid_range(e: &Error) -> bool {
     matches!(e, Error::InvalidRange { .. })
