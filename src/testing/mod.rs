@@ -54,6 +54,8 @@
 //! ```
 
 mod rules;
+mod stats;
+mod writer;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -73,6 +75,8 @@ use crate::storage::{
 
 pub use rules::{FaultAction, FaultKind, FaultRule, Trigger};
 use rules::{Injected, RuleState};
+pub use stats::{FaultStats, OperationStats};
+use writer::FaultWriter;
 
 /// Whether `err` was injected by a [`FaultInjector`] (its `source()` chain
 /// holds the injector's marker), rather than returned by a real backend.
@@ -90,62 +94,6 @@ pub fn is_injected(err: &Error) -> bool {
         cause = e.source();
     }
     matches!(err, Error::Timeout { timeout, .. } if timeout.is_zero())
-}
-
-/// Counters of one operation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OperationStats {
-    /// Calls that reached the injector.
-    pub calls: u64,
-    /// Calls failed before reaching the inner store.
-    pub failed: u64,
-    /// Calls that reached the inner store and whose answer was replaced.
-    pub lost_answers: u64,
-    /// Calls delayed.
-    pub delayed: u64,
-}
-
-/// A snapshot of a [`FaultInjector`]'s counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FaultStats {
-    per_operation: HashMap<Operation, OperationStats>,
-    rule_hits: Vec<u64>,
-}
-
-impl FaultStats {
-    /// The counters of `op` (zero if it was never called).
-    pub fn operation(&self, op: Operation) -> OperationStats {
-        self.per_operation.get(&op).copied().unwrap_or_default()
-    }
-
-    /// Calls of `op`.
-    pub fn calls(&self, op: Operation) -> u64 {
-        self.operation(op).calls
-    }
-
-    /// Injected errors on `op` (failed calls and lost answers).
-    pub fn faults(&self, op: Operation) -> u64 {
-        let s = self.operation(op);
-        s.failed + s.lost_answers
-    }
-
-    /// Calls of every operation.
-    pub fn total_calls(&self) -> u64 {
-        self.per_operation.values().map(|s| s.calls).sum()
-    }
-
-    /// Injected errors on every operation.
-    pub fn total_faults(&self) -> u64 {
-        self.per_operation
-            .values()
-            .map(|s| s.failed + s.lost_answers)
-            .sum()
-    }
-
-    /// How many times each rule was applied, in the order they were added.
-    pub fn rule_hits(&self) -> &[u64] {
-        &self.rule_hits
-    }
 }
 
 #[derive(Debug, Default)]
@@ -532,76 +480,6 @@ impl<S: Storage> Storage for FaultInjector<S> {
     async fn appender(&self, path: &str) -> Result<Arc<dyn StorageAppender>> {
         self.shared
             .run(Operation::Append, path, self.inner.appender(path))
-            .await
-    }
-}
-
-/// The writer of a [`FaultInjector`]: each `write`, `finish` and `abort` is
-/// an [`Operation::Writer`] call the rules see. A failed `write` or `finish`
-/// aborts the inner writer, so nothing is published — as with a real error.
-struct FaultWriter {
-    inner: Option<Box<dyn StorageWriter>>,
-    path: String,
-    shared: Arc<InjectorState>,
-}
-
-impl FaultWriter {
-    fn used(&self) -> Error {
-        Error::NotSupported {
-            op: Operation::Writer,
-            path: self.path.clone(),
-            what: "writing after an earlier error".into(),
-            source: None,
-        }
-    }
-}
-
-#[async_trait]
-impl StorageWriter for FaultWriter {
-    async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        let Some(inner) = self.inner.as_mut() else {
-            return Err(self.used());
-        };
-        let result = self
-            .shared
-            .run(Operation::Writer, &self.path, inner.write(chunk))
-            .await;
-        if result.is_err() {
-            if let Some(inner) = self.inner.take() {
-                let _ = inner.abort().await;
-            }
-        }
-        result
-    }
-
-    async fn finish(mut self: Box<Self>) -> Result<ObjectMeta> {
-        let Some(inner) = self.inner.take() else {
-            return Err(self.used());
-        };
-        let decision = self.shared.decide(Operation::Writer, &self.path);
-        if !decision.delay.is_zero() {
-            tokio::time::sleep(decision.delay).await;
-        }
-        match decision.fault {
-            Some(FaultAction::Fail(kind)) => {
-                let _ = inner.abort().await;
-                Err(kind.to_error(Operation::Writer, &self.path))
-            }
-            Some(FaultAction::LoseAnswer(kind)) => {
-                let _ = inner.finish().await;
-                Err(kind.to_error(Operation::Writer, &self.path))
-            }
-            _ => inner.finish().await,
-        }
-    }
-
-    async fn abort(mut self: Box<Self>) -> Result<()> {
-        let Some(inner) = self.inner.take() else {
-            return Ok(());
-        };
-        let path = self.path.clone();
-        self.shared
-            .run(Operation::Writer, &path, inner.abort())
             .await
     }
 }
