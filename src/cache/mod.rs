@@ -101,12 +101,14 @@ mod appender;
 mod blocks;
 mod disk;
 mod epochs;
+mod writer;
 use crate::storage::{
     check_order, ListOptions, Listing, ObjectMeta, ReadOptions, ReadResult, Storage,
     StorageAppender, StorageWriter, WriteMode,
 };
 use disk::DiskTier;
 use epochs::{BlockKey, CacheState, KeyEntry, WriteGuard, NEXT_EPOCH};
+use writer::CachedWriter;
 
 /// Default block size: 64 KiB.
 pub const DEFAULT_BLOCK_SIZE: u64 = 64 * 1024;
@@ -513,36 +515,6 @@ impl<S: Storage> Storage for Cached<S> {
             shared: Arc::clone(&self.shared),
             finished: AtomicBool::new(false),
         }))
-    }
-}
-
-/// A streaming write through [`Cached`]: publishing invalidates the key.
-struct CachedWriter {
-    inner: Box<dyn StorageWriter>,
-    path: String,
-    shared: Arc<CacheState>,
-}
-
-#[async_trait]
-impl StorageWriter for CachedWriter {
-    async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        self.inner.write(chunk).await
-    }
-
-    async fn finish(self: Box<Self>) -> Result<ObjectMeta> {
-        let CachedWriter {
-            inner,
-            path,
-            shared,
-        } = *self;
-        let guard = shared.begin_write(&path);
-        let result = inner.finish().await;
-        guard.end();
-        result
-    }
-
-    async fn abort(self: Box<Self>) -> Result<()> {
-        self.inner.abort().await
     }
 }
 
