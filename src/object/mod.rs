@@ -15,6 +15,7 @@ mod delete;
 mod keys;
 mod landed;
 mod list;
+mod multipart;
 mod put;
 mod ranges;
 mod read;
