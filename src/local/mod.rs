@@ -435,6 +435,7 @@ impl crate::trace::Untraced for LocalStorage {
         }
         self.read_through(op, path, key, Wanted::Ranges(ranges))
             .await
+            .map(read::Buffers::into_vec)
     }
 
     async fn read(&self, path: &str) -> Result<Bytes> {

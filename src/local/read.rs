@@ -33,6 +33,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use crate::error::{Error, Operation, Result};
 use crate::path::validate_path;
@@ -109,10 +110,14 @@ impl<'a> Wanted<'a> {
     }
 }
 
+/// One buffer per range a read wants, in order. Inline for one range, so
+/// that a `read_range` served from the page cache allocates only its data.
+pub(super) type Buffers = SmallVec<[Bytes; 1]>;
+
 /// What an inline read of a cached handle got from the page cache.
 struct Filled {
     /// One entry per range; empty where a [`Remainder`] is still to read.
-    out: Vec<Bytes>,
+    out: Buffers,
     rest: Vec<Remainder>,
     /// The handle's file, kept only while `rest` is not empty.
     file: Option<Arc<HandleFile>>,
@@ -131,7 +136,7 @@ impl LocalStorage {
         path: &str,
         key: &str,
         wanted: Wanted<'_>,
-    ) -> Result<Vec<Bytes>> {
+    ) -> Result<Buffers> {
         if self.inner.inline_reads.supported() {
             // On this thread's copy of the handle: no shared state written
             // on a page-cache hit.
@@ -167,7 +172,7 @@ impl LocalStorage {
             check_range(op, key, range, handle.size)?;
         }
         let mut budget = INLINE_READ_MAX;
-        let mut out: Vec<Bytes> = Vec::with_capacity(ranges.len());
+        let mut out = Buffers::with_capacity(ranges.len());
         let mut rest: Vec<Remainder> = Vec::new();
         for (index, range) in ranges.iter().enumerate() {
             let mut buf = buffer_for(range).map_err(|e| Error::io(op, key, e))?;
@@ -201,7 +206,7 @@ impl LocalStorage {
         key: &str,
         wanted: Wanted<'_>,
         filled: Filled,
-    ) -> Result<Vec<Bytes>> {
+    ) -> Result<Buffers> {
         let Filled {
             mut out,
             mut rest,
@@ -344,7 +349,7 @@ impl LocalRoot {
 
     /// Reads `wanted` from one handle (opening it on a miss); all ranges
     /// are checked against the size before anything is allocated.
-    fn read_wanted(&self, op: Operation, key: &str, wanted: Wanted<'_>) -> Result<Vec<Bytes>> {
+    fn read_wanted(&self, op: Operation, key: &str, wanted: Wanted<'_>) -> Result<Buffers> {
         let handle = self.handle(op, key)?;
         wanted.with_ranges(handle.size, |ranges| {
             for range in ranges {
