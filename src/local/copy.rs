@@ -18,7 +18,8 @@ use crate::error::{Error, Operation, Result};
 use crate::storage::{ObjectMeta, WriteMode};
 
 use super::dirlock::{rename_checked, Refusal, RenameStep, Source};
-use super::publish::{is_regular, meta_of, version_of, TempFile};
+use super::publish::TempFile;
+use super::version::{is_regular, meta_of, version_of};
 use super::{read_error, LocalRoot};
 
 /// The buffer of the fallback copy (where `copy_file_range` cannot work,

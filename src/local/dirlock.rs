@@ -29,7 +29,7 @@ use rustix::io::Errno;
 use crate::error::{Error, Operation};
 use crate::storage::WriteMode;
 
-use super::publish::{is_regular, version_of};
+use super::version::{is_regular, version_of};
 use super::LocalRoot;
 
 /// The lock file of a directory: under [`RESERVED_PREFIX`](crate::path::RESERVED_PREFIX)

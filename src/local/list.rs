@@ -15,8 +15,8 @@ use crate::path::{validate_path, validate_prefix, RESERVED_PREFIX};
 use crate::storage::ObjectMeta;
 
 use super::dirlock::is_lock_name;
-use super::publish::{is_regular, meta_of};
 use super::resolve::{dir_flags, read_flags};
+use super::version::{is_regular, meta_of};
 use super::{spawn_tracked, LocalRoot};
 
 /// The most entries in one batch, so memory does not grow with the number

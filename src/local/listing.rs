@@ -32,8 +32,8 @@ use crate::path::{validate_path, validate_prefix};
 use crate::storage::{ListOptions, Listing, ObjectMeta};
 
 use super::list::entry_name;
-use super::publish::{is_regular, meta_of};
 use super::resolve::dir_flags;
+use super::version::{is_regular, meta_of};
 use super::{spawn_tracked, LocalRoot};
 
 /// The most keys in one batch of a `list_with` stream. Batches start at one

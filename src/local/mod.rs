@@ -17,6 +17,7 @@ mod page_cache;
 mod publish;
 mod read;
 mod resolve;
+mod version;
 mod writer;
 
 use std::fmt;
@@ -44,9 +45,9 @@ use crate::storage::{
 pub use builder::LocalStorageBuilder;
 use handles::HandleCache;
 use page_cache::InlineReads;
-use publish::{is_regular, meta_of};
 use read::Wanted;
 use resolve::{read_flags, Resolver};
+use version::{is_regular, meta_of};
 
 /// Storage in a directory on local disk.
 ///

@@ -42,7 +42,7 @@ use crate::storage::{check_range, ReadOptions, ReadResult};
 use super::cold::{self, Remainder};
 use super::handles::{self, Handle, HandleFile};
 use super::page_cache::{buffer_for, read_rest, INLINE_READ_MAX};
-use super::publish::{meta_of, version_of};
+use super::version::{meta_of, version_of};
 use super::{LocalRoot, LocalStorage};
 
 /// What the inline attempt on a cached handle came to.

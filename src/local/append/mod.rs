@@ -45,7 +45,7 @@ use rustix::io::Errno;
 use crate::error::{Error, Operation, Result};
 use crate::storage::{ObjectMeta, StorageAppender};
 
-use super::publish::meta_of;
+use super::version::meta_of;
 use super::{join, spawn_tracked, LocalRoot, LocalStorage};
 use flusher::{AppendLog, Closed, BUFFER_CAPACITY, DEVICE_FLUSHES, WRITE_THRESHOLD};
 
