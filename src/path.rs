@@ -102,6 +102,35 @@ fn check_rules(op: Operation, original: &str, path: &str) -> Result<()> {
     Ok(())
 }
 
+/// One key breaking each rule of [`validate_path`], and one a byte too
+/// long: the validator's tests and the conformance suite's `bad_keys`.
+#[cfg(any(test, feature = "conformance"))]
+pub(crate) fn rejected_keys() -> Vec<String> {
+    let mut keys: Vec<String> = [
+        "",
+        "/abs",
+        "a/",
+        "a//b",
+        ".",
+        "..",
+        "a/./b",
+        "a/../b",
+        "../escape",
+        "x/..",
+        "back\\slash",
+        "nul\0byte",
+        "new\nline",
+        "del\u{7f}",
+        ".seerstore-tmp.1",
+        "a/.seerstore-tmp-x/b",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    keys.push("k".repeat(MAX_PATH_BYTES + 1));
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,25 +150,7 @@ mod tests {
 
     #[test]
     fn rejects_every_rule() {
-        let long = "a".repeat(MAX_PATH_BYTES + 1);
-        for key in [
-            "",
-            "/a",
-            "a/",
-            "a//b",
-            ".",
-            "..",
-            "a/./b",
-            "a/../b",
-            "../a",
-            "a\\b",
-            "a\0b",
-            "a\nb",
-            "a\u{7f}b",
-            ".seerstore-tmp.1.2",
-            "x/.seerstore-tmp-abc/y",
-            &long,
-        ] {
+        for key in &rejected_keys() {
             let err = validate_path(Operation::Write, key).expect_err(key);
             assert!(
                 matches!(
